@@ -1,0 +1,185 @@
+
+/*
+ * Copyright (C) ngx_kedge_module authors
+ * Licensed under the Apache License, Version 2.0.
+ *
+ * kedge_balancer: the upstream peer selector.  The backend was chosen by
+ * the router; this picks one of its endpoints, round robin, and moves on
+ * to the next one when a connection fails.  It chains like any nginx
+ * balancer, so "keepalive" placed after it caches warm connections.
+ */
+
+
+#include "ngx_http_kedge_module.h"
+
+
+static ngx_int_t ngx_http_kedge_balancer_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+
+
+char *
+ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kedge_srv_conf_t *kscf = conf;
+
+    ngx_http_upstream_server_t    *us;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    if (kscf->balancer) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "load balancing method redefined");
+    }
+
+    /*
+     * the upstream block insists on a "server"; this placeholder carries
+     * no address and is never used: endpoints come from the backends
+     */
+
+    us = ngx_array_push(uscf->servers);
+    if (us == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
+    ngx_str_set(&us->name, "kedge_balancer");
+
+    kscf->balancer = 1;
+    uscf->peer.init_upstream = ngx_http_kedge_balancer_init_upstream;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * kedge_pass names an upstream that may be declared later, or never:
+ * an implicit one gets this balancer instead of a DNS lookup of its name
+ */
+
+void
+ngx_http_kedge_balancer_adopt(ngx_http_upstream_srv_conf_t *uscf)
+{
+    if (!(uscf->flags & NGX_HTTP_UPSTREAM_CREATE)
+        && uscf->peer.init_upstream == NULL)
+    {
+        uscf->peer.init_upstream = ngx_http_kedge_balancer_init_upstream;
+    }
+}
+
+
+ngx_int_t
+ngx_http_kedge_balancer_check(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_http_kedge_srv_conf_t  *kscf;
+
+    if (uscf->srv_conf == NULL) {
+        /* implicit, adopted by ngx_http_kedge_balancer_adopt() */
+        return NGX_OK;
+    }
+
+    kscf = uscf->srv_conf[ngx_http_kedge_module.ctx_index];
+
+    /* only the placeholder of ngx_http_kedge_balancer_directive() */
+
+    if (!kscf->balancer || uscf->servers->nelts != 1) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kedge_balancer_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    us->peer.init = ngx_http_kedge_balancer_init_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                 n;
+    ngx_http_kedge_ctx_t      *ctx;
+    ngx_http_kedge_backend_t  *backend;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
+
+    if (ctx == NULL || ctx->backend == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "kedge_balancer: upstream \"%V\" used by a request "
+                      "that kedge_pass did not route", &us->host);
+        return NGX_ERROR;
+    }
+
+    backend = ctx->backend;
+    n = backend->endpoints.nelts;
+
+    /* round robin: each request starts one endpoint further */
+
+    ctx->first = backend->next++ % n;
+    ctx->tries = 0;
+
+    r->upstream->peer.data = ctx;
+    r->upstream->peer.get = ngx_http_kedge_balancer_get_peer;
+    r->upstream->peer.free = ngx_http_kedge_balancer_free_peer;
+    r->upstream->peer.tries = n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_kedge_ctx_t *ctx = data;
+
+    ngx_uint_t   n;
+    ngx_addr_t  *addr;
+
+    n = ctx->backend->endpoints.nelts;
+
+    if (ctx->tries >= n) {
+        return NGX_BUSY;
+    }
+
+    addr = ctx->backend->endpoints.elts;
+    addr = &addr[(ctx->first + ctx->tries++) % n];
+
+    pc->sockaddr = addr->sockaddr;
+    pc->socklen = addr->socklen;
+    pc->name = &addr->name;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "kedge balancer: backend \"%V\" endpoint %V",
+                   &ctx->backend->name, &addr->name);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    if (pc->tries) {
+        pc->tries--;
+    }
+}

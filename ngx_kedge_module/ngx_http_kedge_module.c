@@ -1,0 +1,198 @@
+
+/*
+ * Copyright (C) ngx_kedge_module authors
+ * Licensed under the Apache License, Version 2.0.
+ *
+ * The module definition: directives, configuration structures and the
+ * hooks that tie the router, kedge_pass and the balancer together.
+ */
+
+
+#include "ngx_http_kedge_module.h"
+
+
+static ngx_int_t ngx_http_kedge_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_kedge_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_kedge_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_kedge_create_srv_conf(ngx_conf_t *cf);
+static void *ngx_http_kedge_create_loc_conf(ngx_conf_t *cf);
+
+
+ngx_str_t  ngx_http_kedge_error_types[] = {
+    ngx_null_string,
+    ngx_string("unauthorized"),
+    ngx_string("no-route"),
+    ngx_string("unknown-route-error"),
+    ngx_string("no-backend"),
+    ngx_string("backend-transport-closed"),
+    ngx_string("no-connection-to-all-resolved-addresses"),
+    ngx_string("no-resolution-available"),
+    ngx_string("transport-unknown-error"),
+    ngx_string("resolver-watcher-irrecoverable")
+};
+
+
+static ngx_command_t  ngx_http_kedge_commands[] = {
+
+    { ngx_string("kedge_backend"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_kedge_backend_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_http_route"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_http_route_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_grpc_route"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_grpc_route_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_pass"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_kedge_pass_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_balancer"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_kedge_balancer_directive,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_kedge_module_ctx = {
+    ngx_http_kedge_preconfiguration,       /* preconfiguration */
+    ngx_http_kedge_postconfiguration,      /* postconfiguration */
+
+    ngx_http_kedge_create_main_conf,       /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_kedge_create_srv_conf,        /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_kedge_create_loc_conf,        /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_kedge_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kedge_module_ctx,            /* module context */
+    ngx_http_kedge_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_kedge_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_kedge_main_conf_t  *kmcf;
+
+    kmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kedge_main_conf_t));
+    if (kmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&kmcf->backends, cf->pool, 8,
+                       sizeof(ngx_http_kedge_backend_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&kmcf->passes, cf->pool, 2,
+                       sizeof(ngx_http_kedge_pass_ref_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&kmcf->http.routes, cf->pool, 8,
+                       sizeof(ngx_http_kedge_route_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&kmcf->grpc.routes, cf->pool, 8,
+                       sizeof(ngx_http_kedge_route_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return kmcf;
+}
+
+
+/* used by upstream{} blocks only: whether kedge_balancer is there */
+
+static void *
+ngx_http_kedge_create_srv_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_kedge_srv_conf_t));
+}
+
+
+static void *
+ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_kedge_loc_conf_t  *klcf;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     klcf->pass = 0;
+     *     klcf->flavours = { NULL };
+     */
+
+    klcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kedge_loc_conf_t));
+    if (klcf == NULL) {
+        return NULL;
+    }
+
+    return klcf;
+}
+
+
+static ngx_int_t
+ngx_http_kedge_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_kedge_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_kedge_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kedge_module);
+
+    if (ngx_http_kedge_router_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_kedge_pass_init(cf);
+}

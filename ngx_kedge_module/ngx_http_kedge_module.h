@@ -1,0 +1,208 @@
+
+/*
+ * Copyright (C) ngx_kedge_module authors
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+
+#ifndef _NGX_HTTP_KEDGE_MODULE_H_INCLUDED_
+#define _NGX_HTTP_KEDGE_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_KEDGE_VERSION            "0.1.0"
+
+
+/* kedge keeps two backend name spaces, one per protocol */
+#define NGX_HTTP_KEDGE_HTTP               0x01
+#define NGX_HTTP_KEDGE_GRPC               0x02
+
+
+/* how a backend is dialed; also the index of the kedge_pass flavour */
+#define NGX_HTTP_KEDGE_TLS_OFF            0
+#define NGX_HTTP_KEDGE_TLS_VERIFY         1
+#define NGX_HTTP_KEDGE_TLS_INSECURE       2
+#define NGX_HTTP_KEDGE_TLS_MODES          3
+
+
+#define NGX_HTTP_KEDGE_MODE_ANY           0
+#define NGX_HTTP_KEDGE_MODE_REVERSE       1
+#define NGX_HTTP_KEDGE_MODE_FORWARD       2
+
+
+/*
+ * The X-Kedge-Error-Type values of SPEC section 6; the order is the
+ * order of ngx_http_kedge_error_types[].
+ */
+typedef enum {
+    NGX_HTTP_KEDGE_ERR_NONE = 0,
+    NGX_HTTP_KEDGE_ERR_UNAUTHORIZED,
+    NGX_HTTP_KEDGE_ERR_NO_ROUTE,
+    NGX_HTTP_KEDGE_ERR_UNKNOWN_ROUTE,
+    NGX_HTTP_KEDGE_ERR_NO_BACKEND,
+    NGX_HTTP_KEDGE_ERR_TRANSPORT_CLOSED,
+    NGX_HTTP_KEDGE_ERR_NO_CONNECTION,
+    NGX_HTTP_KEDGE_ERR_NO_RESOLUTION,
+    NGX_HTTP_KEDGE_ERR_TRANSPORT_UNKNOWN,
+    NGX_HTTP_KEDGE_ERR_RESOLVER_WATCHER
+} ngx_http_kedge_error_e;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      protocols;
+    ngx_uint_t                      tls;
+    ngx_str_t                       tls_name;
+    ngx_array_t                     endpoints;     /* ngx_addr_t */
+
+    /* worker-local round-robin cursor */
+    ngx_uint_t                      next;
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_kedge_backend_t;
+
+
+typedef struct {
+    ngx_str_t                       name;          /* lower-cased */
+    ngx_str_t                       value;
+} ngx_http_kedge_match_header_t;
+
+
+typedef struct {
+    ngx_str_t                       pattern;
+    unsigned                        prefix:1;
+} ngx_http_kedge_glob_t;
+
+
+typedef struct {
+    ngx_uint_t                      id;            /* 1-based, per table */
+    ngx_uint_t                      protocol;
+    ngx_str_t                       backend_name;
+    ngx_http_kedge_backend_t       *backend;
+
+    ngx_str_t                       host;          /* empty: any */
+    in_port_t                       port;          /* 0: any */
+
+    /* HTTP: path_rules (empty: any); gRPC: one service glob */
+    ngx_array_t                     globs;         /* ngx_http_kedge_glob_t */
+
+    /* HTTP: header_matcher; gRPC: metadata_matcher */
+    ngx_array_t                     headers;   /* ngx_http_kedge_match_header_t */
+
+    ngx_uint_t                      proxy_mode;
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_kedge_route_t;
+
+
+/* the routes that can match one host, in configuration order */
+typedef struct {
+    ngx_uint_t                      nelts;
+    ngx_http_kedge_route_t        **elts;
+} ngx_http_kedge_route_list_t;
+
+
+typedef struct {
+    ngx_array_t                     routes;        /* ngx_http_kedge_route_t */
+    ngx_hash_t                      hosts;     /* -> ngx_http_kedge_route_list_t */
+    ngx_http_kedge_route_list_t     any_host;
+} ngx_http_kedge_route_table_t;
+
+
+/* a kedge_pass location and its upstream, checked once all is parsed */
+typedef struct {
+    ngx_str_t                       upstream;
+    ngx_http_upstream_srv_conf_t   *uscf;
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_kedge_pass_ref_t;
+
+
+typedef struct {
+    ngx_array_t                     backends;  /* ngx_http_kedge_backend_t */
+    ngx_array_t                     passes;   /* ngx_http_kedge_pass_ref_t */
+    ngx_http_kedge_route_table_t    http;
+    ngx_http_kedge_route_table_t    grpc;
+} ngx_http_kedge_main_conf_t;
+
+
+/* a hidden location that proxies with one backend TLS mode */
+typedef struct {
+    void                          **loc_conf;
+    ngx_http_handler_pt             http_handler;
+    ngx_http_handler_pt             grpc_handler;
+} ngx_http_kedge_flavour_t;
+
+
+typedef struct {
+    ngx_flag_t                      balancer;
+} ngx_http_kedge_srv_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                      pass;
+    ngx_http_kedge_flavour_t        flavours[NGX_HTTP_KEDGE_TLS_MODES];
+} ngx_http_kedge_loc_conf_t;
+
+
+/* what the request has been told about itself, stable once set */
+typedef struct {
+    ngx_str_t                       host;          /* lower-case, no port */
+    in_port_t                       port;
+    ngx_str_t                       authority;     /* host[:port] as sent */
+    ngx_uint_t                      proxy_mode;
+    unsigned                        grpc:1;
+} ngx_http_kedge_request_t;
+
+
+typedef struct {
+    ngx_http_kedge_request_t        req;
+    ngx_http_kedge_route_t         *route;
+    ngx_http_kedge_backend_t       *backend;
+    ngx_http_kedge_error_e          error;
+    ngx_uint_t                      tries;
+    ngx_uint_t                      first;
+} ngx_http_kedge_ctx_t;
+
+
+extern ngx_module_t  ngx_http_kedge_module;
+extern ngx_str_t     ngx_http_kedge_error_types[];
+
+
+/* ngx_http_kedge_backend.c */
+char *ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_kedge_backend_t *ngx_http_kedge_backend_find(
+    ngx_http_kedge_main_conf_t *kmcf, ngx_str_t *name, ngx_uint_t protocol);
+ngx_int_t ngx_http_kedge_backend_name_valid(ngx_str_t *name);
+
+/* ngx_http_kedge_router.c */
+char *ngx_http_kedge_http_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_grpc_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_kedge_router_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_http_kedge_ctx_t *ngx_http_kedge_route(ngx_http_request_t *r);
+
+/* ngx_http_kedge_pass.c */
+char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
+
+/* ngx_http_kedge_balancer.c */
+char *ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_kedge_balancer_adopt(ngx_http_upstream_srv_conf_t *uscf);
+ngx_int_t ngx_http_kedge_balancer_check(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf);
+
+
+#endif /* _NGX_HTTP_KEDGE_MODULE_H_INCLUDED_ */
