@@ -91,8 +91,8 @@ typedef struct {
     /* HTTP: path_rules (empty: any); gRPC: one service glob */
     ngx_array_t                     globs;         /* ngx_http_kedge_glob_t */
 
-    /* HTTP: header_matcher; gRPC: metadata_matcher */
-    ngx_array_t                     headers;   /* ngx_http_kedge_match_header_t */
+    /* ngx_http_kedge_match_header_t: HTTP header_matcher, gRPC metadata */
+    ngx_array_t                     headers;
 
     ngx_uint_t                      proxy_mode;
 
@@ -110,7 +110,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                     routes;        /* ngx_http_kedge_route_t */
-    ngx_hash_t                      hosts;     /* -> ngx_http_kedge_route_list_t */
+    ngx_hash_t                      hosts;     /* host -> route list */
     ngx_http_kedge_route_list_t     any_host;
 } ngx_http_kedge_route_table_t;
 

@@ -667,9 +667,10 @@ static ngx_int_t
 ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    u_char                *p;
-    ngx_str_t              s;
-    ngx_http_kedge_ctx_t  *ctx;
+    u_char                     *p;
+    ngx_str_t                   s;
+    ngx_http_kedge_ctx_t       *ctx;
+    ngx_http_core_srv_conf_t   *cscf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
 
@@ -690,7 +691,20 @@ ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_KEDGE_VAR_AUTHORITY:
-        s = ctx->req.authority.len ? ctx->req.authority : r->headers_in.server;
+
+        /* as sent; without one, what nginx's $host would say */
+
+        if (ctx->req.authority.len) {
+            s = ctx->req.authority;
+
+        } else if (r->headers_in.server.len) {
+            s = r->headers_in.server;
+
+        } else {
+            cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+            s = cscf->server_name;
+        }
+
         break;
 
     case NGX_HTTP_KEDGE_VAR_TLS_NAME:
