@@ -211,7 +211,9 @@ ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
     p = list->data;
     last = list->data + list->len;
 
-    while (p < last) {
+    /* "a,b": every element counts, an empty one too ("a,", ",a", "") */
+
+    for ( ;; ) {
         comma = ngx_strlchr(p, last, ',');
         if (comma == NULL) {
             comma = last;
@@ -238,6 +240,10 @@ ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
 
         addr->name.len = comma - p;
         addr->name.data = p;
+
+        if (comma == last) {
+            break;
+        }
 
         p = comma + 1;
     }

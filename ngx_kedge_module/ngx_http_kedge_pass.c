@@ -156,18 +156,12 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    for (i = 0; i < NGX_HTTP_KEDGE_TLS_MODES; i++) {
-        rv = ngx_http_kedge_flavour(cf, &klcf->flavours[i], i, &upstream,
-                                    &ca);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_kedge_pass_handler;
-
-    /* the upstream block may come later: adopt it now, check it later */
+    /*
+     * the upstream first, with no port: the proxy_pass and grpc_pass of
+     * every flavour then find this one rather than adding one per scheme
+     * default port; its upstream{} block may come later, or never: it is
+     * adopted now and checked once all is parsed
+     */
 
     ngx_memzero(&u, sizeof(ngx_url_t));
     u.url = upstream;
@@ -190,6 +184,18 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_http_kedge_balancer_adopt(ref->uscf);
+
+    for (i = 0; i < NGX_HTTP_KEDGE_TLS_MODES; i++) {
+        rv = ngx_http_kedge_flavour(cf, &klcf->flavours[i], i, &upstream,
+                                    &ca);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_kedge_pass_handler;
+
 
     return NGX_CONF_OK;
 }

@@ -1,0 +1,360 @@
+# Configuration errors: nginx -t must refuse them and name the directive,
+# the value and file:line.
+
+use Test::Nginx::Socket 'no_plan';
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+$ENV{TEST_NGINX_A_PORT} ||= $port + 101;
+
+no_shuffle();
+no_root_location();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->config) {
+        $block->set_value("config", "location / { kedge_pass; }");
+    }
+
+    # a block without a request is a configuration nginx must refuse
+    $block->set_value("must_die", 1) unless defined $block->request;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a route to an unknown backend
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=beta host=a.example.com;
+--- error_log eval
+qr/\[emerg\] .*unknown http backend "beta" in "kedge_http_route" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 2: a gRPC route to a backend that is HTTP only
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1 protocol=http;
+    kedge_grpc_route backend=alpha;
+--- error_log eval
+qr/\[emerg\] .*unknown grpc backend "alpha" in "kedge_grpc_route" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 3: a duplicate backend
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_backend alpha endpoints=127.0.0.1:2 protocol=grpc;
+--- error_log eval
+qr/\[emerg\] .*duplicate grpc backend "alpha" in "kedge_backend" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 4: backend name with upper case
+--- http_config
+    kedge_backend Alpha endpoints=127.0.0.1:1;
+--- error_log eval
+qr/\[emerg\] .*invalid backend name "Alpha" in "kedge_backend" directive, it must match \^\[a-z_0-9\.\]\{2,64\}\$ in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 5: backend name with too short
+--- http_config
+    kedge_backend a endpoints=127.0.0.1:1;
+--- error_log eval
+qr/\[emerg\] .*invalid backend name "a" in "kedge_backend" directive, it must match \^\[a-z_0-9\.\]\{2,64\}\$ in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 6: backend name with a dash
+--- http_config
+    kedge_backend a-b endpoints=127.0.0.1:1;
+--- error_log eval
+qr/\[emerg\] .*invalid backend name "a-b" in "kedge_backend" directive, it must match \^\[a-z_0-9\.\]\{2,64\}\$ in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 7: backend name with too long
+--- http_config
+    kedge_backend xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx endpoints=127.0.0.1:1;
+--- error_log eval
+qr/\[emerg\] .*invalid backend name "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" in "kedge_backend" directive, it must match \^\[a-z_0-9\.\]\{2,64\}\$ in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 8: a route with a bad backend name
+--- http_config
+    kedge_http_route backend=UPPER;
+--- error_log eval
+qr/\[emerg\] .*invalid backend name "UPPER" in "kedge_http_route" directive, it must match .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9: endpoint with no port
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1;
+--- error_log eval
+qr/\[emerg\] .*invalid endpoint "127\.0\.0\.1" of backend "alpha", an IP address and a port are required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 10: endpoint with port 0
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:0;
+--- error_log eval
+qr/\[emerg\] .*invalid endpoint "127\.0\.0\.1:0" of backend "alpha", an IP address and a port are required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 11: endpoint with port too large
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:65536;
+--- error_log eval
+qr/\[emerg\] .*invalid endpoint "127\.0\.0\.1:65536" of backend "alpha", an IP address and a port are required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 12: endpoint with a name, not an address
+--- http_config
+    kedge_backend alpha endpoints=backend.internal:80;
+--- error_log eval
+qr/\[emerg\] .*invalid endpoint "backend\.internal:80" of backend "alpha", an IP address and a port are required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 13: endpoint with an empty element
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:80,;
+--- error_log eval
+qr/\[emerg\] .*invalid endpoint "" of backend "alpha", an IP address and a port are required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 14: a backend without endpoints
+--- http_config
+    kedge_backend alpha tls=on;
+--- error_log eval
+qr/\[emerg\] .*backend "alpha" has no endpoints, "endpoints=" is required in "kedge_backend" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 15: route port 65536
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha port=65536;
+--- error_log eval
+qr/\[emerg\] .*invalid port "port=65536" in "kedge_http_route" directive, it must be 0 \(any\) to 65535 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 16: route port http
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha port=http;
+--- error_log eval
+qr/\[emerg\] .*invalid port "port=http" in "kedge_http_route" directive, it must be 0 \(any\) to 65535 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 17: route port -1
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_grpc_route backend=alpha port=-1;
+--- error_log eval
+qr/\[emerg\] .*invalid port "port=-1" in "kedge_grpc_route" directive, it must be 0 \(any\) to 65535 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 18: path rule "api/*"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha path=api/*;
+--- error_log eval
+qr/\[emerg\] .*invalid path "path=api\/\*" in "kedge_http_route" directive, it must start with "\/" and may end with "\*" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 19: path rule "/a*b"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha path=/a*b;
+--- error_log eval
+qr/\[emerg\] .*invalid path "path=\/a\*b" in "kedge_http_route" directive, it must start with "\/" and may end with "\*" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 20: path rule ""
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha path=;
+--- error_log eval
+qr/\[emerg\] .*invalid path "path=" in "kedge_http_route" directive, it must start with "\/" and may end with "\*" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 21: service matcher "/pkg.Svc/M"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_grpc_route backend=alpha service=/pkg.Svc/M;
+--- error_log eval
+qr/\[emerg\] .*invalid service "service=\/pkg\.Svc\/M" in "kedge_grpc_route" directive, .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 22: service matcher "pkg.*/M"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_grpc_route backend=alpha service=pkg.*/M;
+--- error_log eval
+qr/\[emerg\] .*invalid service "service=pkg\.\*\/M" in "kedge_grpc_route" directive, .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 23: host matcher "a.example.com:80"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha host=a.example.com:80;
+--- error_log eval
+qr/\[emerg\] .*invalid host "host=a\.example\.com:80" in "kedge_http_route" directive, a host name without port is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 24: host matcher ""
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha host=;
+--- error_log eval
+qr/\[emerg\] .*invalid host "host=" in "kedge_http_route" directive, a host name without port is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 25: host matcher "a/b"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_grpc_route backend=alpha authority=a/b;
+--- error_log eval
+qr/\[emerg\] .*invalid host "authority=a\/b" in "kedge_grpc_route" directive, a host name without port is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 26: header matcher "X-Env"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha "header=X-Env";
+--- error_log eval
+qr/\[emerg\] .*invalid matcher "header=X-Env" in "kedge_http_route" directive, "NAME:VALUE" is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 27: header matcher ":v"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha "header=:v";
+--- error_log eval
+qr/\[emerg\] .*invalid matcher "header=:v" in "kedge_http_route" directive, "NAME:VALUE" is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 28: metadata matcher "bad key:v"
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_grpc_route backend=alpha "metadata=bad key:v";
+--- error_log eval
+qr/\[emerg\] .*invalid matcher "metadata=bad key:v" in "kedge_grpc_route" directive, "NAME:VALUE" is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 29: unknown proxy_mode
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha proxy_mode=sideways;
+--- error_log eval
+qr/\[emerg\] .*invalid proxy_mode "sideways" in "kedge_http_route" directive, it must be "ANY", "REVERSE_PROXY" or "FORWARD_PROXY" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 30: a route without a backend
+--- http_config
+    kedge_http_route host=a.example.com;
+--- error_log eval
+qr/\[emerg\] .*"backend=" is required in "kedge_http_route" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 31: an unknown route parameter
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha colour=blue;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "colour=blue" in "kedge_http_route" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 32: an unknown backend parameter
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1 tls=maybe;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "tls=maybe" in "kedge_backend" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 33: the upstream of kedge_pass must use kedge_balancer
+--- http_config
+    upstream kedge {
+        server 127.0.0.1:1;
+    }
+--- error_log eval
+qr/\[emerg\] .*upstream "kedge" of "kedge_pass" in \S+nginx\.conf:\d+ must use "kedge_balancer" and no "server"/
+
+
+
+=== TEST 34: kedge_balancer with a server besides
+--- http_config
+    upstream kedge {
+        kedge_balancer;
+        server 127.0.0.1:1;
+    }
+--- error_log eval
+qr/\[emerg\] .*upstream "kedge" of "kedge_pass" in \S+nginx\.conf:\d+ must use "kedge_balancer" and no "server"/
+
+
+
+=== TEST 35: directives in the wrong place
+--- config
+    location / { kedge_pass; kedge_backend alpha endpoints=127.0.0.1:1; }
+--- error_log eval
+qr/\[emerg\] .*"kedge_backend" directive is not allowed here in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 36: the same name in the two protocol name spaces is fine
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1 protocol=http;
+    kedge_backend alpha endpoints=127.0.0.1:2 protocol=grpc;
+--- request
+GET /
+--- error_code: 502
+--- response_headers
+X-Kedge-Error-Type: no-route
+
+
+
+=== TEST 37: kedge_pass without an upstream block adopts the implicit one
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:$TEST_NGINX_A_PORT;
+    kedge_backend beta endpoints=127.0.0.1:$TEST_NGINX_A_PORT tls=insecure;
+    kedge_http_route backend=alpha path=/plain;
+    kedge_http_route backend=beta path=/tls;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_A_PORT;
+        return 200 "backend $request_uri\n";
+    }
+--- config
+    location / { kedge_pass my_pool; }
+--- request
+GET /plain
+--- response_body
+backend /plain
+--- response_headers
+x-kedge-backend-name: alpha
