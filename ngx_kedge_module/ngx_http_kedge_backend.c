@@ -173,6 +173,14 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+#if (NGX_HTTP_SSL)
+    backend->sessions = ngx_pcalloc(cf->pool, backend->endpoints.nelts
+                                              * sizeof(ngx_ssl_session_t *));
+    if (backend->sessions == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#endif
+
     /* the new backend is the last element: look for an earlier one */
 
     kmcf->backends.nelts--;

@@ -22,6 +22,13 @@ static ngx_int_t ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc,
 static void ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_kedge_balancer_set_session(
+    ngx_peer_connection_t *pc, void *data);
+static void ngx_http_kedge_balancer_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
+
 
 char *
 ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -142,6 +149,11 @@ ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
     r->upstream->peer.free = ngx_http_kedge_balancer_free_peer;
     r->upstream->peer.tries = n;
 
+#if (NGX_HTTP_SSL)
+    r->upstream->peer.set_session = ngx_http_kedge_balancer_set_session;
+    r->upstream->peer.save_session = ngx_http_kedge_balancer_save_session;
+#endif
+
     return NGX_OK;
 }
 
@@ -160,8 +172,10 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
         return NGX_BUSY;
     }
 
+    ctx->current = (ctx->first + ctx->tries++) % n;
+
     addr = ctx->backend->endpoints.elts;
-    addr = &addr[(ctx->first + ctx->tries++) % n];
+    addr = &addr[ctx->current];
 
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
@@ -183,3 +197,48 @@ ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
         pc->tries--;
     }
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/* TLS sessions are resumed per endpoint, worker-local as in round robin */
+
+static ngx_int_t
+ngx_http_kedge_balancer_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_kedge_ctx_t *ctx = data;
+
+    ngx_ssl_session_t  *session;
+
+    session = ctx->backend->sessions[ctx->current];
+
+    if (session == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_ssl_set_session(pc->connection, session);
+}
+
+
+static void
+ngx_http_kedge_balancer_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_kedge_ctx_t *ctx = data;
+
+    ngx_ssl_session_t  *old, *session;
+
+    session = ngx_ssl_get_session(pc->connection);
+
+    if (session == NULL) {
+        return;
+    }
+
+    old = ctx->backend->sessions[ctx->current];
+    ctx->backend->sessions[ctx->current] = session;
+
+    if (old) {
+        ngx_ssl_free_session(old);
+    }
+}
+
+#endif

@@ -59,8 +59,11 @@ typedef struct {
     ngx_str_t                       tls_name;
     ngx_array_t                     endpoints;     /* ngx_addr_t */
 
-    /* worker-local round-robin cursor */
+    /* worker-local: the round-robin cursor, TLS sessions per endpoint */
     ngx_uint_t                      next;
+#if (NGX_HTTP_SSL)
+    ngx_ssl_session_t             **sessions;
+#endif
 
     u_char                         *file;
     ngx_uint_t                      line;
@@ -168,6 +171,7 @@ typedef struct {
     ngx_http_kedge_error_e          error;
     ngx_uint_t                      tries;
     ngx_uint_t                      first;
+    ngx_uint_t                      current;
 } ngx_http_kedge_ctx_t;
 
 
