@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds the module, checks the
+# style, runs the Test::Nginx suites under t/ against Debian's nginx, and
+# the self-tests of the harness and of the gRPC peers.
+#
+#   scripts/test.sh            Debian's nginx + our module
+#   scripts/test.sh --asan     nginx and the module built with ASan+UBSan
+#   scripts/test.sh [--asan] t/003-balancer.t ...   only these suites
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+asan=0
+if [ "${1:-}" = "--asan" ]; then
+    asan=1
+    shift
+fi
+
+scripts/deps.sh
+scripts/check-style.sh
+
+if [ $asan = 1 ]; then
+    scripts/build-asan.sh
+    # shellcheck disable=SC1091
+    . scripts/asan-env.sh
+else
+    export TEST_NGINX_BINARY=/usr/sbin/nginx
+    TEST_NGINX_LOAD_MODULES=$(scripts/build-module.sh)
+    export TEST_NGINX_LOAD_MODULES
+fi
+
+# nothing of an earlier, interrupted run may hold the test ports
+if [ -f t/servroot/logs/nginx.pid ]; then
+    kill "$(cat t/servroot/logs/nginx.pid)" 2>/dev/null || true
+fi
+
+if [ $# -eq 0 ]; then
+    t/harness-selftest.sh
+    t/peers/selftest.sh
+    set -- t/
+fi
+
+prove -I t/lib -r "$@"
