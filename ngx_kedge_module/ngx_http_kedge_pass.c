@@ -156,6 +156,18 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
+    /* for gRPC a "Host" replaces the :authority of the grpc_pass URL */
+
+    ngx_str_set(&argv[0], "grpc_set_header");
+    ngx_str_set(&argv[1], "Host");
+    ngx_str_set(&argv[2], "$kedge_authority");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_grpc_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     /*
      * the upstream first, with no port: the proxy_pass and grpc_pass of
      * every flavour then find this one rather than adding one per scheme

@@ -5,21 +5,24 @@
 #
 #   ca.crt              root CA
 #   inter.crt           intermediate CA, signed by the root
-#   server.crt/.key     localhost, *.example.com, 127.0.0.1 (root-signed)
+#   server.crt/.key     localhost, *.example.com, *.demo.local, 127.0.0.1
 #   backend.crt/.key    backend.internal, 127.0.0.1 (root-signed)
 #   client.crt/.key     client "alice" signed by the intermediate;
 #                       client-chain.crt is client + intermediate
 #   other-ca.crt, stranger.crt/.key   a client of an unrelated CA
 #   expired.crt/.key    a client cert of the intermediate, long expired
 #
-# Idempotent: an existing DIR/ca.crt means the set is there.
+# Idempotent: DIR/stamp says the set is there, in this version.
 set -euo pipefail
 
 dir=${1:?usage: make-certs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
 
-[ -f ca.crt ] && [ -f expired.crt ] && exit 0
+# the stamp names this version of the set: a change here makes a new one
+stamp=2
+[ "$(cat stamp 2>/dev/null)" = "$stamp" ] && exit 0
+rm -rf ca.db && rm -f ./*.crt ./*.key ./*.srl ca.cnf
 
 key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 
@@ -54,7 +57,7 @@ sign inter "/CN=kedge test intermediate CA" ca \
     "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign" 3650
 
 sign server "/CN=localhost" ca \
-    "subjectAltName=DNS:localhost,DNS:*.example.com,IP:127.0.0.1\nextendedKeyUsage=serverAuth" 3650
+    "subjectAltName=DNS:localhost,DNS:*.example.com,DNS:*.demo.local,IP:127.0.0.1\nextendedKeyUsage=serverAuth" 3650
 
 sign backend "/CN=backend.internal" ca \
     "subjectAltName=DNS:backend.internal,IP:127.0.0.1\nextendedKeyUsage=serverAuth" 3650
@@ -86,3 +89,4 @@ sign expired "/CN=expired" inter "extendedKeyUsage=clientAuth" 0 \
     20200101000000Z 20200201000000Z
 
 cat inter.crt ca.crt > clients-ca.crt
+echo "$stamp" > stamp
