@@ -1,0 +1,94 @@
+package Test::Kedge::Peers;
+
+# Real peers for the suites, started once per .t file, before run_tests(),
+# and stopped when the file ends:
+#
+#     use Test::Kedge::Peers;
+#     grpc_server("--listen", "127.0.0.1:$p1=grpc-a,127.0.0.1:$p2=grpc-b");
+#     my $certs = test_certs();      # scripts/make-certs.sh, exported as
+#                                    # $TEST_NGINX_CERT_DIR
+#
+# Plain Perl on top of Test::Nginx: works the same under the real one.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IO::Select;
+use POSIX qw(WNOHANG);
+
+use Exporter 'import';
+our @EXPORT = qw(grpc_server test_certs repo_root);
+
+my @Pids;
+
+sub repo_root {
+    return abs_path(dirname(__FILE__) . "/../../../..");
+}
+
+# the throwaway PKI of scripts/make-certs.sh, made once
+sub test_certs {
+    my $dir = $ENV{TEST_NGINX_CERT_DIR} ||= repo_root() . "/build/certs";
+    system(repo_root() . "/scripts/make-certs.sh", $dir) == 0
+        or die "scripts/make-certs.sh $dir failed\n";
+    return $dir;
+}
+
+# t/peers/grpc_server.py with these arguments; returns once it says READY
+sub grpc_server {
+    my @args = @_;
+    my $script = repo_root() . "/t/peers/grpc_server.py";
+
+    pipe(my $r, my $w) or die "pipe: $!";
+
+    my $pid = fork() // die "fork: $!";
+
+    if ($pid == 0) {
+        close $r;
+        open STDOUT, '>&', $w or die "dup: $!";
+        open STDIN, '<', '/dev/null';
+        setpgrp(0, 0);
+        exec '/usr/bin/python3', $script, @args
+            or die "exec $script: $!";
+    }
+
+    close $w;
+    push @Pids, $pid;
+
+    my $sel = IO::Select->new($r);
+    my $line = '';
+
+    while ($sel->can_read(20)) {
+        my $n = sysread($r, my $buf, 4096);
+        last unless $n;
+        $line .= $buf;
+        last if $line =~ /\n/;
+    }
+
+    die "grpc_server.py @args did not get ready: '$line'\n"
+        unless $line =~ /^READY /;
+
+    # keep the pipe open: the server writes nothing more, and closing it
+    # would not matter; drop our end
+    close $r;
+
+    return $pid;
+}
+
+END {
+    for my $pid (@Pids) {
+        kill 'TERM', -$pid;
+        kill 'TERM', $pid;
+    }
+
+    for my $pid (@Pids) {
+        for (1 .. 30) {
+            last if waitpid($pid, WNOHANG) != 0;
+            select(undef, undef, undef, 0.1);
+        }
+        kill 'KILL', $pid;
+    }
+}
+
+1;
