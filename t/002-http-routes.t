@@ -2,11 +2,13 @@
 # order, through real nginx with nginx servers as the backends.
 
 use Test::Nginx::Socket 'no_plan';
+use Test::Kedge::Exec;
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
 $ENV{TEST_NGINX_A_PORT} ||= $port + 101;
 $ENV{TEST_NGINX_B_PORT} ||= $port + 102;
 $ENV{TEST_NGINX_C_PORT} ||= $port + 103;
+$ENV{TEST_NGINX_H2C_PORT} ||= $port + 104;
 
 # three backends that say who they are and what they were sent
 our $Backends = <<'_EOC_';
@@ -342,26 +344,34 @@ alpha /pkg.Svc/Method host=w.example.com
 
 
 === TEST 22: HTTP/2 requests are routed by :authority
+# (an h2c server of our own and curl: upstream Test::Nginx's "--- http2"
+# writes "http2 on", which nginx 1.22 does not know)
 --- http_config
     kedge_http_route backend=beta host=h2.example.com path=/two;
---- http2
---- request
-GET /two
---- more_headers
-Host: h2.example.com
+    server {
+        listen 127.0.0.1:$TEST_NGINX_H2C_PORT http2;
+        location / { kedge_pass; }
+    }
+--- exec
+curl -s --http2-prior-knowledge -H 'Host: h2.example.com' http://127.0.0.1:$TEST_NGINX_H2C_PORT/two
 --- response_body
 beta /two host=h2.example.com
 
 
 
 === TEST 23: no route over HTTP/2 gives the same 502
---- http2
---- request
-GET /none
---- more_headers
-Host: none.example.com
---- error_code: 502
---- response_body chomp
+--- http_config
+    kedge_http_route backend=beta host=h2.example.com;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_H2C_PORT http2;
+        location / { kedge_pass; }
+    }
+--- exec
+curl -s -i --http2-prior-knowledge -H 'Host: none.example.com' http://127.0.0.1:$TEST_NGINX_H2C_PORT/none | tr -d '\r' | grep -E '^HTTP|^x-kedge|^unknown'
+--- response_body
+HTTP/2 502 
+x-kedge-error: unknown route to service
+x-kedge-error-type: no-route
 unknown route to service
 
 
