@@ -14,6 +14,17 @@
 
 static char *ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend, ngx_str_t *list);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_kedge_backend_sessions(ngx_conf_t *cf,
+    ngx_http_kedge_backend_t *backend);
+static void ngx_http_kedge_backend_free_sessions(void *data);
+
+
+typedef struct {
+    ngx_ssl_session_t             **sessions;
+    ngx_uint_t                      n;
+} ngx_http_kedge_sessions_t;
+#endif
 
 
 ngx_int_t
@@ -174,9 +185,7 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
 #if (NGX_HTTP_SSL)
-    backend->sessions = ngx_pcalloc(cf->pool, backend->endpoints.nelts
-                                              * sizeof(ngx_ssl_session_t *));
-    if (backend->sessions == NULL) {
+    if (ngx_http_kedge_backend_sessions(cf, backend) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 #endif
@@ -258,3 +267,57 @@ ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
 
     return NGX_CONF_OK;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The TLS sessions the balancer keeps per endpoint are OpenSSL's: they
+ * are freed with the configuration that holds them.
+ */
+
+static ngx_int_t
+ngx_http_kedge_backend_sessions(ngx_conf_t *cf,
+    ngx_http_kedge_backend_t *backend)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_kedge_sessions_t  *ks;
+
+    backend->sessions = ngx_pcalloc(cf->pool, backend->endpoints.nelts
+                                              * sizeof(ngx_ssl_session_t *));
+    if (backend->sessions == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_http_kedge_sessions_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the backend itself may move as the array of backends grows */
+
+    ks = cln->data;
+    ks->sessions = backend->sessions;
+    ks->n = backend->endpoints.nelts;
+
+    cln->handler = ngx_http_kedge_backend_free_sessions;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kedge_backend_free_sessions(void *data)
+{
+    ngx_http_kedge_sessions_t *ks = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < ks->n; i++) {
+        if (ks->sessions[i]) {
+            ngx_ssl_free_session(ks->sessions[i]);
+        }
+    }
+}
+
+#endif

@@ -455,7 +455,7 @@ ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
     hash.hash = &table->hosts;
     hash.key = ngx_hash_key;
     hash.max_size = 65536;
-    hash.bucket_size = ngx_align(128, ngx_cacheline_size);
+    hash.bucket_size = ngx_align(512, ngx_cacheline_size);  /* 253-byte names */
     hash.name = "kedge_route_hosts_hash";
     hash.pool = cf->pool;
     hash.temp_pool = NULL;

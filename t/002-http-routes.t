@@ -426,3 +426,16 @@ X-Backend: alpha
 --- response_body_like eval
 ["^alpha / host=h1.example.com\n", "^beta /x host=last.example.com\n",
  "^unknown route to service\$", "^alpha /x host=h599.example.com\n"]
+
+
+
+=== TEST 27: the longest DNS names index like any other
+--- http_config eval
+my $long = CORE::join ".", ("a" x 63) x 3, "b" x 61;
+"    kedge_http_route backend=gamma host=$long;\n"
+--- request
+GET /long
+--- more_headers eval
+"Host: " . CORE::join(".", ("a" x 63) x 3, "b" x 61)
+--- response_body_like chomp
+^gamma /long host=a{63}\.
