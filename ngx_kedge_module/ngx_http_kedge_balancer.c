@@ -137,7 +137,7 @@ ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
     }
 
     backend = ctx->backend;
-    n = backend->endpoints.nelts;
+    n = ctx->peers->naddrs;
 
     /* round robin: each request starts one endpoint further */
 
@@ -166,7 +166,7 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_uint_t   n;
     ngx_addr_t  *addr;
 
-    n = ctx->backend->endpoints.nelts;
+    n = ctx->peers->naddrs;
 
     if (ctx->tries >= n) {
         return NGX_BUSY;
@@ -174,8 +174,7 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ctx->current = (ctx->first + ctx->tries++) % n;
 
-    addr = ctx->backend->endpoints.elts;
-    addr = &addr[ctx->current];
+    addr = &ctx->peers->addrs[ctx->current];
 
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
@@ -210,6 +209,12 @@ ngx_http_kedge_balancer_set_session(ngx_peer_connection_t *pc, void *data)
 
     ngx_ssl_session_t  *session;
 
+    /* only static endpoints keep sessions: they stay where they are */
+
+    if (ctx->backend->sessions == NULL) {
+        return NGX_OK;
+    }
+
     session = ctx->backend->sessions[ctx->current];
 
     if (session == NULL) {
@@ -226,6 +231,10 @@ ngx_http_kedge_balancer_save_session(ngx_peer_connection_t *pc, void *data)
     ngx_http_kedge_ctx_t *ctx = data;
 
     ngx_ssl_session_t  *old, *session;
+
+    if (ctx->backend->sessions == NULL) {
+        return;
+    }
 
     session = ngx_ssl_get_session(pc->connection);
 

@@ -14,6 +14,7 @@
 static ngx_int_t ngx_http_kedge_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kedge_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_kedge_create_main_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_kedge_init_process(ngx_cycle_t *cycle);
 static void *ngx_http_kedge_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_kedge_create_loc_conf(ngx_conf_t *cf);
 
@@ -33,6 +34,13 @@ ngx_str_t  ngx_http_kedge_error_types[] = {
 
 
 static ngx_command_t  ngx_http_kedge_commands[] = {
+
+    { ngx_string("kedge_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_kedge_zone_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("kedge_backend"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
@@ -95,7 +103,7 @@ ngx_module_t  ngx_http_kedge_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_kedge_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -190,9 +198,43 @@ ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
 
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kedge_module);
 
+    if (ngx_http_kedge_backends_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_kedge_router_init(cf, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
     return ngx_http_kedge_pass_init(cf);
+}
+
+
+/*
+ * The fetcher runs in exactly one process: worker 0 (the cache manager
+ * is numbered 0 too, hence the process type), or nginx itself without a
+ * master.
+ */
+
+static ngx_int_t
+ngx_http_kedge_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_kedge_main_conf_t  *kmcf;
+
+    if ((ngx_process != NGX_PROCESS_WORKER
+         && ngx_process != NGX_PROCESS_SINGLE)
+        || ngx_worker != 0)
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kedge_module);
+
+    if (kmcf == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_kedge_backends_start(cycle, kmcf);
+
+    return NGX_OK;
 }

@@ -13,6 +13,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_kedge_store.h"
+#include "ngx_kedge_resolve.h"
+
 
 #define NGX_HTTP_KEDGE_VERSION            "0.1.0"
 
@@ -27,6 +30,12 @@
 #define NGX_HTTP_KEDGE_TLS_VERIFY         1
 #define NGX_HTTP_KEDGE_TLS_INSECURE       2
 #define NGX_HTTP_KEDGE_TLS_MODES          3
+
+
+/* where a backend's endpoints come from */
+#define NGX_HTTP_KEDGE_STATIC             0
+#define NGX_HTTP_KEDGE_HOST               1
+#define NGX_HTTP_KEDGE_SRV                2
 
 
 #define NGX_HTTP_KEDGE_MODE_ANY           0
@@ -57,7 +66,10 @@ typedef struct {
     ngx_uint_t                      protocols;
     ngx_uint_t                      tls;
     ngx_str_t                       tls_name;
-    ngx_array_t                     endpoints;     /* ngx_addr_t */
+
+    ngx_uint_t                      source;        /* NGX_HTTP_KEDGE_STATIC.. */
+    ngx_kedge_peers_t              *peers;         /* static endpoints */
+    ngx_kedge_resolve_t            *resolve;       /* host=, srv= */
 
     /* worker-local: the round-robin cursor, TLS sessions per endpoint */
     ngx_uint_t                      next;
@@ -130,6 +142,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                     backends;  /* ngx_http_kedge_backend_t */
     ngx_array_t                     passes;   /* ngx_http_kedge_pass_ref_t */
+    ngx_kedge_store_t              *store;
     ngx_http_kedge_route_table_t    http;
     ngx_http_kedge_route_table_t    grpc;
 } ngx_http_kedge_main_conf_t;
@@ -168,6 +181,7 @@ typedef struct {
     ngx_http_kedge_request_t        req;
     ngx_http_kedge_route_t         *route;
     ngx_http_kedge_backend_t       *backend;
+    ngx_kedge_peers_t              *peers;
     ngx_http_kedge_error_e          error;
     ngx_uint_t                      tries;
     ngx_uint_t                      first;
@@ -185,6 +199,14 @@ char *ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_http_kedge_backend_t *ngx_http_kedge_backend_find(
     ngx_http_kedge_main_conf_t *kmcf, ngx_str_t *name, ngx_uint_t protocol);
 ngx_int_t ngx_http_kedge_backend_name_valid(ngx_str_t *name);
+char *ngx_http_kedge_zone_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_kedge_backends_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+void ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_kedge_peers_t *ngx_http_kedge_backend_peers(ngx_http_request_t *r,
+    ngx_http_kedge_backend_t *backend);
 
 /* ngx_http_kedge_router.c */
 char *ngx_http_kedge_http_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -527,6 +527,13 @@ ngx_http_kedge_pass_handler(ngx_http_request_t *r)
         return ngx_http_kedge_error(r, ctx);
     }
 
+    ctx->peers = ngx_http_kedge_backend_peers(r, ctx->backend);
+
+    if (ctx->peers == NULL || ctx->peers->naddrs == 0) {
+        ctx->error = NGX_HTTP_KEDGE_ERR_NO_RESOLUTION;
+        return ngx_http_kedge_error(r, ctx);
+    }
+
     fl = &klcf->flavours[ctx->backend->tls];
 
     r->loc_conf = fl->loc_conf;
@@ -551,6 +558,12 @@ ngx_http_kedge_error(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
     case NGX_HTTP_KEDGE_ERR_NO_ROUTE:
         ngx_str_set(&message, "unknown route to service");
         ngx_str_set(&status, "12");
+        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        break;
+
+    case NGX_HTTP_KEDGE_ERR_NO_RESOLUTION:
+        ngx_str_set(&message, "no resolution available");
+        ngx_str_set(&status, "14");
         r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
         break;
 
@@ -649,7 +662,9 @@ ngx_http_kedge_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
 
-    if (ctx && ctx->backend && r == r->main) {
+    if (ctx && ctx->backend && ctx->error == NGX_HTTP_KEDGE_ERR_NONE
+        && r == r->main)
+    {
         if (ngx_http_kedge_set_header(r, "x-kedge-backend-name",
                                       &ctx->backend->name)
             != NGX_OK)

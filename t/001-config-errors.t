@@ -135,7 +135,7 @@ qr/\[emerg\] .*invalid endpoint "" of backend "alpha", an IP address and a port 
 --- http_config
     kedge_backend alpha tls=on;
 --- error_log eval
-qr/\[emerg\] .*backend "alpha" has no endpoints, "endpoints=" is required in "kedge_backend" directive in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*backend "alpha" needs exactly one of "endpoints=", "host=" or "srv=" in "kedge_backend" directive in \S+nginx\.conf:\d+/
 
 
 
@@ -358,3 +358,61 @@ GET /plain
 backend /plain
 --- response_headers
 x-kedge-backend-name: alpha
+
+
+
+=== TEST 38: a backend with two sources of endpoints
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1 host=a.example.com:80;
+--- error_log eval
+qr/\[emerg\] .*"kedge_backend" directive has more than one source of endpoints in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 39: host= needs a port
+--- http_config
+    kedge_backend alpha host=a.example.com;
+--- error_log eval
+qr/\[emerg\] .*invalid "host=a\.example\.com" of backend "alpha", "host=NAME:PORT" is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 40: srv= needs the service and protocol labels
+--- http_config
+    kedge_backend alpha srv=svc.example.com;
+--- error_log eval
+qr/\[emerg\] .*invalid "srv=svc\.example\.com" of backend "alpha", "srv=_SERVICE\._PROTO\.NAME" is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 41: port_override goes with srv=
+--- http_config
+    kedge_backend alpha host=a.example.com:80 port_override=81;
+--- error_log eval
+qr/\[emerg\] .*"port_override=" goes with "srv=" in "kedge_backend" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 42: a backend resolved at run time needs kedge_zone
+--- http_config
+    resolver 127.0.0.1:1;
+    kedge_backend alpha host=a.example.com:80;
+--- error_log eval
+qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ is resolved at run time and needs "kedge_zone"/
+
+
+
+=== TEST 43: a backend resolved at run time needs a resolver
+--- http_config
+    kedge_zone kedge 1m;
+    kedge_backend alpha srv=_http._tcp.a.example.com;
+--- error_log eval
+qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ needs a "resolver" at the http level/
+
+
+
+=== TEST 44: a zone too small
+--- http_config
+    kedge_zone kedge 4k;
+--- error_log eval
+qr/\[emerg\] .*invalid zone size "4k" in "kedge_zone" directive, at least \d+ bytes are needed in \S+nginx\.conf:\d+/
