@@ -177,7 +177,7 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 
 /* in the fetcher's process: start resolving */
 
-void
+ngx_int_t
 ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
     ngx_http_kedge_main_conf_t *kmcf)
 {
@@ -187,10 +187,16 @@ ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
     backend = kmcf->backends.elts;
 
     for (i = 0; i < kmcf->backends.nelts; i++) {
-        if (backend[i].resolve) {
-            ngx_kedge_resolve_start(backend[i].resolve, cycle->log);
+        if (backend[i].resolve
+            && ngx_kedge_resolve_start(backend[i].resolve, cycle->pool,
+                                       cycle->log)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
 }
 
 

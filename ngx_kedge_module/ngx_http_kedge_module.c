@@ -234,7 +234,5 @@ ngx_http_kedge_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_http_kedge_backends_start(cycle, kmcf);
-
-    return NGX_OK;
+    return ngx_http_kedge_backends_start(cycle, kmcf);
 }

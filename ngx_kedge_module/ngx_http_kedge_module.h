@@ -203,7 +203,7 @@ char *ngx_http_kedge_zone_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_kedge_backends_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);
-void ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
+ngx_int_t ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
     ngx_http_kedge_main_conf_t *kmcf);
 ngx_kedge_peers_t *ngx_http_kedge_backend_peers(ngx_http_request_t *r,
     ngx_http_kedge_backend_t *backend);

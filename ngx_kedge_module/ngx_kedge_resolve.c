@@ -19,6 +19,7 @@
 #define NGX_KEDGE_RESOLVE_MAX_VALID     300
 
 
+static void ngx_kedge_resolve_stop(void *data);
 static void ngx_kedge_resolve_timer(ngx_event_t *ev);
 static void ngx_kedge_resolve_handler(ngx_resolver_ctx_t *ctx);
 static ngx_int_t ngx_kedge_resolve_answer(ngx_kedge_resolve_t *rs,
@@ -29,9 +30,22 @@ static void ngx_kedge_resolve_retry(ngx_kedge_resolve_t *rs,
     ngx_log_t *log);
 
 
-void
-ngx_kedge_resolve_start(ngx_kedge_resolve_t *rs, ngx_log_t *log)
+ngx_int_t
+ngx_kedge_resolve_start(ngx_kedge_resolve_t *rs, ngx_pool_t *pool,
+    ngx_log_t *log)
 {
+    ngx_pool_cleanup_t  *cln;
+
+    /* the timer goes with the configuration that owns it */
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_kedge_resolve_stop;
+    cln->data = rs;
+
     rs->timer.handler = ngx_kedge_resolve_timer;
     rs->timer.data = rs;
     rs->timer.log = log;
@@ -42,6 +56,19 @@ ngx_kedge_resolve_start(ngx_kedge_resolve_t *rs, ngx_log_t *log)
     rs->backoff = 0;
 
     ngx_add_timer(&rs->timer, 0);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_kedge_resolve_stop(void *data)
+{
+    ngx_kedge_resolve_t *rs = data;
+
+    if (rs->timer.timer_set) {
+        ngx_del_timer(&rs->timer);
+    }
 }
 
 

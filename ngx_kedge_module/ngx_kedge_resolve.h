@@ -35,7 +35,8 @@ typedef struct {
 } ngx_kedge_resolve_t;
 
 
-void ngx_kedge_resolve_start(ngx_kedge_resolve_t *rs, ngx_log_t *log);
+ngx_int_t ngx_kedge_resolve_start(ngx_kedge_resolve_t *rs, ngx_pool_t *pool,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_KEDGE_RESOLVE_H_INCLUDED_ */

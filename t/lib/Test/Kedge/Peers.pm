@@ -7,6 +7,10 @@ package Test::Kedge::Peers;
 #     grpc_server("--listen", "127.0.0.1:$p1=grpc-a,127.0.0.1:$p2=grpc-b");
 #     my $certs = test_certs();      # scripts/make-certs.sh, exported as
 #                                    # $TEST_NGINX_CERT_DIR
+#     dns_server(port => $p, hosts => "127.0.0.2 a.test\n", ttl => 1,
+#                srv => ["_http._tcp.s.test,a.test,8080"]);
+#                                    # dnsmasq; exports TEST_NGINX_DNS_HOSTS
+#                                    # (rewrite it, then HUP TEST_NGINX_DNS_PID)
 #
 # Plain Perl on top of Test::Nginx: works the same under the real one.
 
@@ -19,7 +23,7 @@ use IO::Select;
 use POSIX qw(WNOHANG);
 
 use Exporter 'import';
-our @EXPORT = qw(grpc_server test_certs repo_root);
+our @EXPORT = qw(grpc_server dns_server test_certs repo_root);
 
 my @Pids;
 
@@ -72,6 +76,52 @@ sub grpc_server {
     # keep the pipe open: the server writes nothing more, and closing it
     # would not matter; drop our end
     close $r;
+
+    return $pid;
+}
+
+# dnsmasq on loopback, answering from a hosts file (A records, re-read on
+# SIGHUP) and --srv-host records, with a short TTL
+sub dns_server {
+    my %o = @_;
+    my $dir = ($ENV{TEST_NGINX_SERVROOT} || repo_root() . "/t/servroot")
+              . "-dns";
+
+    system("mkdir", "-p", $dir) == 0 or die "mkdir $dir failed\n";
+
+    open my $fh, '>', "$dir/hosts" or die "$dir/hosts: $!";
+    print $fh $o{hosts} // '';
+    close $fh;
+
+    unlink "$dir/pid";
+
+    my @args = ("--keep-in-foreground", "--no-resolv", "--no-hosts",
+                "--addn-hosts=$dir/hosts", "--port=$o{port}",
+                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--local-ttl=" . ($o{ttl} // 1), "--pid-file=$dir/pid",
+                "--log-queries", "--log-facility=$dir/log", "--user=root",
+                map { "--srv-host=$_" } @{ $o{srv} // [] });
+
+    my $pid = fork() // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        setpgrp(0, 0);
+        exec '/usr/sbin/dnsmasq', @args or die "exec dnsmasq: $!";
+    }
+
+    push @Pids, $pid;
+
+    for (1 .. 50) {
+        last if -s "$dir/pid";
+        select(undef, undef, undef, 0.1);
+    }
+
+    die "dnsmasq did not start\n" unless -s "$dir/pid";
+
+    $ENV{TEST_NGINX_DNS_HOSTS} = "$dir/hosts";
+    $ENV{TEST_NGINX_DNS_PID} = $pid;
+    $ENV{TEST_NGINX_DNS_LOG} = "$dir/log";
 
     return $pid;
 }

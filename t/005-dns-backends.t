@@ -1,0 +1,170 @@
+# Backends resolved at run time through nginx's resolver (host= and srv=)
+# against a real DNS server (dnsmasq) on loopback: round robin over every
+# answer, changes followed without a reload, the last good answer kept
+# while DNS fails, one fetcher for all workers, no gap on reload.
+
+use Test::Nginx::Socket 'no_plan';
+use Test::Kedge::Exec;
+use Test::Kedge::Peers;
+
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+$ENV{TEST_NGINX_DNS_PORT} ||= $port + 140;
+$ENV{TEST_NGINX_B_PORT} ||= $port + 141;
+$ENV{TEST_NGINX_B2_PORT} ||= $port + 142;
+
+# every block has names of its own: a block that changes its answers
+# changes nothing for the others
+dns_server(port => $ENV{TEST_NGINX_DNS_PORT}, ttl => 1,
+           hosts => join("", map { "$_\n" }
+               "127.0.0.2 two.kedge.test", "127.0.0.3 two.kedge.test",
+               "127.0.0.2 change.kedge.test",
+               "127.0.0.2 stale.kedge.test",
+               "127.0.0.2 workers.kedge.test", "127.0.0.3 workers.kedge.test",
+               "127.0.0.2 reload.kedge.test",
+               "127.0.0.2 web.kedge.test", "127.0.0.3 web.kedge.test",
+               "127.0.0.4 empty.kedge.test"),
+           srv => ["_http._tcp.svc.kedge.test,web.kedge.test,$ENV{TEST_NGINX_B2_PORT}"]);
+
+our $Common = <<'_EOC_';
+    resolver 127.0.0.1:$TEST_NGINX_DNS_PORT ipv6=off;
+    kedge_zone kedge 1m;
+
+    upstream kedge {
+        kedge_balancer;
+        keepalive 8;
+    }
+
+    # the endpoints: 127.0.0.2 and 127.0.0.3, all on loopback
+    server {
+        listen 127.0.0.2:$TEST_NGINX_B_PORT;
+        listen 127.0.0.3:$TEST_NGINX_B_PORT;
+        listen 127.0.0.2:$TEST_NGINX_B2_PORT;
+        listen 127.0.0.3:$TEST_NGINX_B2_PORT;
+        return 200 "$server_addr:$server_port\n";
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $Common . ($block->http_config // ''));
+    $block->set_value("config", "location / { kedge_pass; }")
+        unless defined $block->config;
+    $block->set_value("timeout", 20) unless defined $block->timeout;
+});
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: host= balances over every address of the answer
+--- http_config
+    kedge_backend two host=two.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_http_route backend=two;
+--- exec
+sleep 0.5
+for i in 1 2 3 4; do curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done | sort | uniq -c | sed 's/^ *//'
+--- response_body eval
+"2 127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n2 127.0.0.3:$ENV{TEST_NGINX_B_PORT}\n"
+--- error_log
+kedge: backend "two" has 2 endpoints, generation 1
+
+
+
+=== TEST 2: srv= uses the targets and ports of the SRV records
+--- http_config
+    kedge_backend svc srv=_http._tcp.svc.kedge.test;
+    kedge_http_route backend=svc;
+--- exec
+sleep 0.5
+for i in 1 2 3 4; do curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done | sort | uniq -c | sed 's/^ *//'
+--- response_body eval
+"2 127.0.0.2:$ENV{TEST_NGINX_B2_PORT}\n2 127.0.0.3:$ENV{TEST_NGINX_B2_PORT}\n"
+
+
+
+=== TEST 3: srv= with port_override
+--- http_config
+    kedge_backend svc srv=_http._tcp.svc.kedge.test port_override=$TEST_NGINX_B_PORT;
+    kedge_http_route backend=svc;
+--- exec
+sleep 0.5
+for i in 1 2; do curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done | sort
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n127.0.0.3:$ENV{TEST_NGINX_B_PORT}\n"
+
+
+
+=== TEST 4: a change in DNS reaches traffic without a reload
+--- http_config
+    kedge_backend change host=change.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_http_route backend=change;
+--- exec
+sleep 0.5
+curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+sed -i 's/^127.0.0.2 change.kedge.test$/127.0.0.3 change.kedge.test/' $TEST_NGINX_DNS_HOSTS
+kill -HUP $TEST_NGINX_DNS_PID
+start=$(date +%s%N)
+while :; do
+    out=$(curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/)
+    case "$out" in 127.0.0.3:*) break;; esac
+    sleep 0.05
+done
+echo "$out"
+echo "propagation: $(( ($(date +%s%N) - start) / 1000000 )) ms" >&2
+sed -i 's/^127.0.0.3 change.kedge.test$/127.0.0.2 change.kedge.test/' $TEST_NGINX_DNS_HOSTS
+kill -HUP $TEST_NGINX_DNS_PID
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n127.0.0.3:$ENV{TEST_NGINX_B_PORT}\n"
+--- error_log
+kedge: backend "change" has 1 endpoints, generation 2
+
+
+
+=== TEST 5: DNS down: the last good answer keeps serving, staleness logged once
+--- http_config
+    resolver_timeout 1s;
+    kedge_backend stale host=stale.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_http_route backend=stale;
+--- exec
+sleep 0.5
+kill -STOP $TEST_NGINX_DNS_PID
+fail=0
+for i in $(seq 1 30); do
+    curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | grep -q '^200$' || fail=$((fail + 1))
+    sleep 0.1
+done
+kill -CONT $TEST_NGINX_DNS_PID
+echo "failed: $fail"
+sleep 2
+curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+--- response_body eval
+"failed: 0\n127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n"
+--- grep_error_log eval
+qr/kedge: backend "stale" is stale, keeping its 1 last known endpoints|kedge: backend "stale" in sync again, 1 endpoints/
+--- grep_error_log_out
+kedge: backend "stale" is stale, keeping its 1 last known endpoints
+kedge: backend "stale" in sync again, 1 endpoints
+
+
+
+=== TEST 6: never resolved: no-resolution-available, for HTTP and gRPC
+--- http_config
+    kedge_backend never host=nowhere.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_http_route backend=never;
+    kedge_grpc_route backend=never;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_B2_PORT http2;
+        location / { kedge_pass; }
+    }
+--- exec
+sleep 0.5
+curl -s -i http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -iE '^HTTP|^x-kedge'
+t/peers/grpc_client.py --target 127.0.0.1:$TEST_NGINX_B2_PORT --authority x.example.com
+--- response_body
+HTTP/1.1 502 Bad Gateway
+X-Kedge-Error: no resolution available
+X-Kedge-Error-Type: no-resolution-available
+status=UNAVAILABLE code=14 message=no resolution available
