@@ -124,11 +124,24 @@ ngx_int_t
 ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 {
     ngx_int_t                  index;
+    ngx_str_t                  name;
     ngx_uint_t                 i;
     ngx_http_kedge_backend_t  *backend;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* without kedge_zone, a default one: set-aside targets are shared */
+
+    if (kmcf->store == NULL) {
+        ngx_str_set(&name, "kedge");
+
+        kmcf->store = ngx_kedge_store_create(cf, &name, 1024 * 1024,
+                                             &ngx_http_kedge_module);
+        if (kmcf->store == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     backend = kmcf->backends.elts;
 
@@ -136,15 +149,6 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 
         if (backend[i].resolve == NULL) {
             continue;
-        }
-
-        if (kmcf->store == NULL) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "backend \"%V\" in %s:%ui is resolved at run "
-                          "time and needs \"kedge_zone\"",
-                          &backend[i].name, backend[i].file,
-                          backend[i].line);
-            return NGX_ERROR;
         }
 
         if (clcf->resolver == NULL

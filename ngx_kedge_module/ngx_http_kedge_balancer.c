@@ -30,17 +30,48 @@ static void ngx_http_kedge_balancer_save_session(ngx_peer_connection_t *pc,
 #endif
 
 
+/* kedge_balancer [set_aside=TIME]; */
+
 char *
 ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_kedge_srv_conf_t *kscf = conf;
 
+    ngx_str_t                     *value, s;
+    ngx_msec_t                     ms;
     ngx_http_upstream_server_t    *us;
     ngx_http_upstream_srv_conf_t  *uscf;
 
     if (kscf->balancer) {
         return "is duplicate";
+    }
+
+    kscf->set_aside = NGX_HTTP_KEDGE_SET_ASIDE;
+
+    if (cf->args->nelts == 2) {
+        value = cf->args->elts;
+
+        if (ngx_strncmp(value[1].data, "set_aside=", 10) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive", &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[1].data + 10;
+        s.len = value[1].len - 10;
+
+        ms = ngx_parse_time(&s, 0);
+
+        if (ms == (ngx_msec_t) NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid time \"%V\" in \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        kscf->set_aside = ms;
     }
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
@@ -123,9 +154,11 @@ static ngx_int_t
 ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                 n;
-    ngx_http_kedge_ctx_t      *ctx;
-    ngx_http_kedge_backend_t  *backend;
+    ngx_uint_t                   n;
+    ngx_http_kedge_ctx_t        *ctx;
+    ngx_http_kedge_backend_t    *backend;
+    ngx_http_kedge_srv_conf_t   *kscf;
+    ngx_http_kedge_main_conf_t  *kmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
 
@@ -143,6 +176,18 @@ ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
 
     ctx->first = backend->next++ % n;
     ctx->tries = 0;
+    ctx->failed = 0;
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kedge_module);
+    ctx->store = kmcf->store;
+
+    if (us->srv_conf) {
+        kscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_kedge_module);
+        ctx->set_aside = kscf->set_aside;
+
+    } else {
+        ctx->set_aside = NGX_HTTP_KEDGE_SET_ASIDE;
+    }
 
     r->upstream->peer.data = ctx;
     r->upstream->peer.get = ngx_http_kedge_balancer_get_peer;
@@ -168,13 +213,24 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 
     n = ctx->peers->naddrs;
 
-    if (ctx->tries >= n) {
-        return NGX_BUSY;
+    /* the next endpoint not set aside after a failed connect */
+
+    for ( ;; ) {
+        if (ctx->tries >= n) {
+            /* every endpoint failed or is set aside */
+            ctx->error = NGX_HTTP_KEDGE_ERR_NO_CONNECTION;
+            return NGX_BUSY;
+        }
+
+        ctx->current = (ctx->first + ctx->tries++) % n;
+        addr = &ctx->peers->addrs[ctx->current];
+
+        if (!ngx_kedge_store_is_aside(ctx->store, addr->sockaddr,
+                                      addr->socklen))
+        {
+            break;
+        }
     }
-
-    ctx->current = (ctx->first + ctx->tries++) % n;
-
-    addr = &ctx->peers->addrs[ctx->current];
 
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
@@ -192,6 +248,27 @@ static void
 ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state)
 {
+    ngx_http_kedge_ctx_t *ctx = data;
+
+    if (state & NGX_PEER_FAILED) {
+
+        /* kedge: a target that failed is set aside for every worker */
+
+        ngx_kedge_store_set_aside(ctx->store, pc->sockaddr, pc->socklen,
+                                  ctx->set_aside);
+
+        ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                      "kedge: endpoint %V of backend \"%V\" set aside for "
+                      "%M ms", pc->name, &ctx->backend->name,
+                      ctx->set_aside);
+
+        /* every endpoint tried has failed: kedge's own error */
+
+        if (++ctx->failed == ctx->peers->naddrs) {
+            ctx->error = NGX_HTTP_KEDGE_ERR_NO_CONNECTION;
+        }
+    }
+
     if (pc->tries) {
         pc->tries--;
     }

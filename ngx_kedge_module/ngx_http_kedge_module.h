@@ -156,8 +156,12 @@ typedef struct {
 } ngx_http_kedge_flavour_t;
 
 
+#define NGX_HTTP_KEDGE_SET_ASIDE          2000
+
+
 typedef struct {
     ngx_flag_t                      balancer;
+    ngx_msec_t                      set_aside;
 } ngx_http_kedge_srv_conf_t;
 
 
@@ -186,6 +190,9 @@ typedef struct {
     ngx_uint_t                      tries;
     ngx_uint_t                      first;
     ngx_uint_t                      current;
+    ngx_uint_t                      failed;
+    ngx_msec_t                      set_aside;
+    ngx_kedge_store_t              *store;
 } ngx_http_kedge_ctx_t;
 
 

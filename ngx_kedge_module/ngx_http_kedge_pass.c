@@ -658,9 +658,25 @@ ngx_http_kedge_set_header(ngx_http_request_t *r, char *name,
 static ngx_int_t
 ngx_http_kedge_header_filter(ngx_http_request_t *r)
 {
+    ngx_str_t              message;
     ngx_http_kedge_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
+
+    if (ctx && ctx->error == NGX_HTTP_KEDGE_ERR_NO_CONNECTION
+        && r == r->main)
+    {
+        ngx_str_set(&message, "no connection to all resolved addresses");
+
+        if (ngx_http_kedge_set_header(r, "X-Kedge-Error", &message)
+            != NGX_OK
+            || ngx_http_kedge_set_header(r, "X-Kedge-Error-Type",
+                                    &ngx_http_kedge_error_types[ctx->error])
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     if (ctx && ctx->backend && ctx->error == NGX_HTTP_KEDGE_ERR_NONE
         && r == r->main)

@@ -16,6 +16,10 @@
  * zone knew is copied forward by backend name: the new workers route at
  * once, and the late writes of an exiting fetcher land in the old zone,
  * where nobody reads.
+ *
+ * The zone also holds the endpoints set aside after a failed connect,
+ * shared by all workers the same way: any worker writes, under the lock,
+ * and each reads its own copy, taken when the generation moved.
  */
 
 
@@ -523,4 +527,88 @@ ngx_kedge_store_cleanup(void *data)
             store->local[i] = NULL;
         }
     }
+}
+
+
+/* a failed connect: nobody dials that address before "backoff" is over */
+
+void
+ngx_kedge_store_set_aside(ngx_kedge_store_t *store, struct sockaddr *sockaddr,
+    socklen_t socklen, ngx_msec_t backoff)
+{
+    ngx_uint_t                i, slot;
+    ngx_msec_int_t            oldest;
+    ngx_kedge_store_aside_t  *a;
+
+    a = store->sh->aside;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    /* the same address, else a new slot, else the one expiring first */
+
+    slot = store->sh->aside_used;
+    oldest = NGX_MAX_INT_T_VALUE;
+
+    for (i = 0; i < store->sh->aside_used; i++) {
+
+        if (a[i].socklen == socklen
+            && ngx_memcmp(&a[i].sockaddr, sockaddr, socklen) == 0)
+        {
+            slot = i;
+            break;
+        }
+
+        if (store->sh->aside_used == NGX_KEDGE_STORE_ASIDE
+            && (ngx_msec_int_t) (a[i].until - ngx_current_msec) < oldest)
+        {
+            oldest = (ngx_msec_int_t) (a[i].until - ngx_current_msec);
+            slot = i;
+        }
+    }
+
+    if (slot == store->sh->aside_used) {
+        store->sh->aside_used++;
+    }
+
+    ngx_memcpy(&a[slot].sockaddr, sockaddr, socklen);
+    a[slot].socklen = socklen;
+    a[slot].until = ngx_current_msec + backoff;
+
+    ngx_memory_barrier();
+    store->sh->aside_generation++;
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_kedge_store_is_aside(ngx_kedge_store_t *store, struct sockaddr *sockaddr,
+    socklen_t socklen)
+{
+    ngx_uint_t                i;
+    ngx_kedge_store_aside_t  *a;
+
+    if (store->aside_generation != store->sh->aside_generation) {
+        ngx_shmtx_lock(&store->shpool->mutex);
+
+        store->aside_used = store->sh->aside_used;
+        ngx_memcpy(store->aside, store->sh->aside,
+                   store->aside_used * sizeof(ngx_kedge_store_aside_t));
+        store->aside_generation = store->sh->aside_generation;
+
+        ngx_shmtx_unlock(&store->shpool->mutex);
+    }
+
+    a = store->aside;
+
+    for (i = 0; i < store->aside_used; i++) {
+        if (a[i].socklen == socklen
+            && (ngx_msec_int_t) (a[i].until - ngx_current_msec) > 0
+            && ngx_memcmp(&a[i].sockaddr, sockaddr, socklen) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }

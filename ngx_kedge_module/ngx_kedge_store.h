@@ -15,6 +15,9 @@
 
 #define NGX_KEDGE_STORE_NAME_LEN   64
 
+/* endpoints set aside after a failed connect, at most this many at once */
+#define NGX_KEDGE_STORE_ASIDE      256
+
 
 /* what the fetcher last knew of a backend */
 #define NGX_KEDGE_STORE_NEVER      0       /* never resolved */
@@ -43,9 +46,21 @@ typedef struct {
 
 
 typedef struct {
+    ngx_sockaddr_t                  sockaddr;
+    socklen_t                       socklen;
+    ngx_msec_t                      until;       /* ngx_current_msec */
+} ngx_kedge_store_aside_t;
+
+
+typedef struct {
     ngx_uint_t                      nbackends;
     ngx_kedge_store_backend_t      *backends;
     ngx_atomic_t                    nomem;       /* updates lost: zone full */
+
+    /* shared by every worker; copied by each when the generation moves */
+    ngx_atomic_t                    aside_generation;
+    ngx_uint_t                      aside_used;  /* slots ever taken */
+    ngx_kedge_store_aside_t         aside[NGX_KEDGE_STORE_ASIDE];
 } ngx_kedge_store_sh_t;
 
 
@@ -70,8 +85,11 @@ typedef struct {
     ngx_array_t                     names;       /* ngx_str_t */
     ngx_pool_t                     *pool;        /* the configuration's */
 
-    /* worker-local: the current copy of each backend */
+    /* worker-local: the current copy of each backend, of the set-aside */
     ngx_kedge_peers_t             **local;
+    ngx_uint_t                      aside_generation;
+    ngx_uint_t                      aside_used;
+    ngx_kedge_store_aside_t         aside[NGX_KEDGE_STORE_ASIDE];
 } ngx_kedge_store_t;
 
 
@@ -88,6 +106,11 @@ void ngx_kedge_store_failed(ngx_kedge_store_t *store, ngx_uint_t index,
 ngx_kedge_peers_t *ngx_kedge_store_peers(ngx_kedge_store_t *store,
     ngx_uint_t index, ngx_log_t *log);
 void ngx_kedge_peers_release(ngx_kedge_peers_t *peers);
+
+void ngx_kedge_store_set_aside(ngx_kedge_store_t *store,
+    struct sockaddr *sockaddr, socklen_t socklen, ngx_msec_t backoff);
+ngx_uint_t ngx_kedge_store_is_aside(ngx_kedge_store_t *store,
+    struct sockaddr *sockaddr, socklen_t socklen);
 
 
 #endif /* _NGX_KEDGE_STORE_H_INCLUDED_ */

@@ -393,16 +393,7 @@ qr/\[emerg\] .*"port_override=" goes with "srv=" in "kedge_backend" directive in
 
 
 
-=== TEST 42: a backend resolved at run time needs kedge_zone
---- http_config
-    resolver 127.0.0.1:1;
-    kedge_backend alpha host=a.example.com:80;
---- error_log eval
-qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ is resolved at run time and needs "kedge_zone"/
-
-
-
-=== TEST 43: a backend resolved at run time needs a resolver
+=== TEST 42: a backend resolved at run time needs a resolver
 --- http_config
     kedge_zone kedge 1m;
     kedge_backend alpha srv=_http._tcp.a.example.com;
@@ -411,7 +402,7 @@ qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ needs a "resolver" at the h
 
 
 
-=== TEST 44: a zone too small
+=== TEST 43: a zone too small
 --- http_config
     kedge_zone kedge 4k;
 --- error_log eval

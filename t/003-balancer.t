@@ -4,6 +4,7 @@
 
 use FindBin;
 use Test::Nginx::Socket 'no_plan';
+use Test::Kedge::Exec;
 
 my $root = "$FindBin::Bin/..";
 $ENV{TEST_NGINX_CERT_DIR} ||= "$root/build/certs";
@@ -241,3 +242,64 @@ extra=yes host=front.example.com:8080 connection=
 --- response_headers
 X-Added: echo
 !X-Secret
+
+
+
+=== TEST 11: a failed endpoint is set aside for the back-off, then tried again
+--- http_config
+    kedge_backend half endpoints=127.0.0.1:1,127.0.0.1:$TEST_NGINX_P1;
+    kedge_http_route backend=half;
+    upstream kedge {
+        kedge_balancer set_aside=1s;
+        keepalive 4;
+    }
+--- exec
+log=$TEST_NGINX_SERVER_ROOT/logs/error.log
+for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done; echo
+echo "refused: $(grep -c 'connect() failed (111' $log)"
+sleep 1.2
+curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+echo "refused: $(grep -c 'connect() failed (111' $log)"
+--- response_body
+200 200 200 200 200 200 
+refused: 1
+200
+200
+refused: 2
+--- error_log
+kedge: endpoint 127.0.0.1:1 of backend "half" set aside for 1000 ms
+
+
+
+=== TEST 12: every endpoint down: no-connection-to-all-resolved-addresses
+--- http_config
+    kedge_backend dead endpoints=127.0.0.1:1,127.0.0.1:2;
+    kedge_http_route backend=dead;
+--- request
+GET /
+--- error_code: 502
+--- response_headers
+X-Kedge-Error-Type: no-connection-to-all-resolved-addresses
+X-Kedge-Error: no connection to all resolved addresses
+!x-kedge-backend-name
+--- error_log
+connect() failed (111: Connection refused)
+
+
+
+=== TEST 13: while every endpoint is set aside, none is dialed
+--- http_config
+    kedge_backend dead endpoints=127.0.0.1:1,127.0.0.1:2;
+    kedge_http_route backend=dead;
+--- exec
+for i in 1 2 3; do curl -s -i http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -E '^HTTP|^X-Kedge-Error-Type'; done
+echo "refused: $(grep -c 'connect() failed (111' $TEST_NGINX_SERVER_ROOT/logs/error.log)"
+--- response_body
+HTTP/1.1 502 Bad Gateway
+X-Kedge-Error-Type: no-connection-to-all-resolved-addresses
+HTTP/1.1 502 Bad Gateway
+X-Kedge-Error-Type: no-connection-to-all-resolved-addresses
+HTTP/1.1 502 Bad Gateway
+X-Kedge-Error-Type: no-connection-to-all-resolved-addresses
+refused: 2
