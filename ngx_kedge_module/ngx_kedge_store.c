@@ -440,6 +440,7 @@ ngx_kedge_store_peers(ngx_kedge_store_t *store, ngx_uint_t index,
     u_char                     *p;
     size_t                      size;
     ngx_uint_t                  i, n, generation;
+    ngx_sockaddr_t             *sockaddr;
     ngx_kedge_peers_t          *peers, *local;
     ngx_kedge_store_addr_t     *sa;
     ngx_kedge_store_backend_t  *b;
@@ -476,17 +477,20 @@ ngx_kedge_store_peers(ngx_kedge_store_t *store, ngx_uint_t index,
     peers->naddrs = n;
     peers->addrs = (ngx_addr_t *) (peers + 1);
 
-    p = (u_char *) (peers->addrs + n);
+    /* the addresses, then the sockaddrs (aligned), then the names */
+
+    sockaddr = (ngx_sockaddr_t *) (peers->addrs + n);
+    p = (u_char *) (sockaddr + n);
     sa = b->addrs;
 
     for (i = 0; i < n; i++) {
-        peers->addrs[i].sockaddr = (struct sockaddr *) p;
+        sockaddr[i] = sa[i].sockaddr;
+        peers->addrs[i].sockaddr = &sockaddr[i].sockaddr;
         peers->addrs[i].socklen = sa[i].socklen;
-        p = ngx_cpymem(p, &sa[i].sockaddr, sizeof(ngx_sockaddr_t));
 
         peers->addrs[i].name.data = p;
         peers->addrs[i].name.len = sa[i].name_len;
-        p = ngx_cpymem(p, sa[i].name, NGX_SOCKADDR_STRLEN);
+        p = ngx_cpymem(p, sa[i].name, sa[i].name_len);
     }
 
     ngx_shmtx_unlock(&store->shpool->mutex);
