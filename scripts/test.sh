@@ -38,6 +38,7 @@ fi
 if [ $# -eq 0 ]; then
     t/harness-selftest.sh
     t/peers/selftest.sh
+    t/k8s-fixture-selftest.sh
     set -- t/
 fi
 

@@ -23,7 +23,7 @@ use IO::Select;
 use POSIX qw(WNOHANG);
 
 use Exporter 'import';
-our @EXPORT = qw(grpc_server dns_server test_certs repo_root);
+our @EXPORT = qw(grpc_server dns_server k8s_apiserver test_certs repo_root);
 
 my @Pids;
 
@@ -41,8 +41,15 @@ sub test_certs {
 
 # t/peers/grpc_server.py with these arguments; returns once it says READY
 sub grpc_server {
-    my @args = @_;
-    my $script = repo_root() . "/t/peers/grpc_server.py";
+    my ($pid) = _start_ready('/usr/bin/python3',
+                             repo_root() . "/t/peers/grpc_server.py", @_);
+    return $pid;
+}
+
+
+# runs a peer that prints "READY ..." once serving; returns pid and line
+sub _start_ready {
+    my @cmd = @_;
 
     pipe(my $r, my $w) or die "pipe: $!";
 
@@ -53,8 +60,7 @@ sub grpc_server {
         open STDOUT, '>&', $w or die "dup: $!";
         open STDIN, '<', '/dev/null';
         setpgrp(0, 0);
-        exec '/usr/bin/python3', $script, @args
-            or die "exec $script: $!";
+        exec @cmd or die "exec $cmd[0]: $!";
     }
 
     close $w;
@@ -63,22 +69,21 @@ sub grpc_server {
     my $sel = IO::Select->new($r);
     my $line = '';
 
-    while ($sel->can_read(20)) {
+    while ($sel->can_read(30)) {
         my $n = sysread($r, my $buf, 4096);
         last unless $n;
         $line .= $buf;
         last if $line =~ /\n/;
     }
 
-    die "grpc_server.py @args did not get ready: '$line'\n"
-        unless $line =~ /^READY /;
+    die "@cmd did not get ready: '$line'\n" unless $line =~ /^READY /;
 
-    # keep the pipe open: the server writes nothing more, and closing it
-    # would not matter; drop our end
     close $r;
+    chomp $line;
 
-    return $pid;
+    return ($pid, $line);
 }
+
 
 # dnsmasq on loopback, answering from a hosts file (A records, re-read on
 # SIGHUP) and --srv-host records, with a short TTL
@@ -122,6 +127,36 @@ sub dns_server {
     $ENV{TEST_NGINX_DNS_HOSTS} = "$dir/hosts";
     $ENV{TEST_NGINX_DNS_PID} = $pid;
     $ENV{TEST_NGINX_DNS_LOG} = "$dir/log";
+
+    return $pid;
+}
+
+# t/fixtures/k8s/apiserver.py over TLS with the test PKI; exports
+# TEST_NGINX_K8S_PORT, TEST_NGINX_K8S_CONTROL and TEST_NGINX_K8S_TOKEN
+# (the token file the fixture checks, "secret-1" to start with)
+sub k8s_apiserver {
+    my @args = @_;
+    my $certs = test_certs();
+    my $dir = ($ENV{TEST_NGINX_SERVROOT} || repo_root() . "/t/servroot")
+              . "-k8s";
+
+    system("mkdir", "-p", $dir) == 0 or die "mkdir $dir failed\n";
+
+    open my $fh, '>', "$dir/token" or die "$dir/token: $!";
+    print $fh "secret-1\n";
+    close $fh;
+
+    my ($pid, $line) = _start_ready("/usr/bin/python3",
+        repo_root() . "/t/fixtures/k8s/apiserver.py",
+        "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0",
+        "--cert", "$certs/server.crt", "--key", "$certs/server.key",
+        "--token-file", "$dir/token", @args);
+
+    my (undef, $api, $control) = split ' ', $line;
+
+    $ENV{TEST_NGINX_K8S_PORT} = $api;
+    $ENV{TEST_NGINX_K8S_CONTROL} = $control;
+    $ENV{TEST_NGINX_K8S_TOKEN} = "$dir/token";
 
     return $pid;
 }
