@@ -16,6 +16,10 @@ static char *ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend, ngx_str_t *list);
 static char *ngx_http_kedge_backend_dns(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend, ngx_uint_t source, ngx_str_t *arg);
+static char *ngx_http_kedge_backend_k8s(ngx_conf_t *cf,
+    ngx_http_kedge_backend_t *backend, ngx_str_t *arg);
+static ngx_int_t ngx_http_kedge_k8s_in_cluster(ngx_conf_t *cf,
+    ngx_kedge_k8s_api_t *api);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_kedge_backend_sessions(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend);
@@ -76,6 +80,241 @@ ngx_http_kedge_backend_find(ngx_http_kedge_main_conf_t *kmcf, ngx_str_t *name,
     }
 
     return NULL;
+}
+
+
+/*
+ * kedge_kubernetes [URL] [token_file=FILE] [ca_file=FILE] [max_size=SIZE];
+ *
+ * Without URL: the in-cluster service account, as client-go's
+ * rest.InClusterConfig() (KUBERNETES_SERVICE_HOST/PORT, read here, in
+ * the master: workers do not see the environment).
+ */
+
+char *
+ngx_http_kedge_kubernetes_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kedge_main_conf_t *kmcf = conf;
+
+    ssize_t               size;
+    ngx_str_t            *value, s;
+    ngx_uint_t            i;
+    ngx_kedge_k8s_api_t  *api;
+
+    if (kmcf->k8s_api) {
+        return "is duplicate";
+    }
+
+    api = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_k8s_api_t));
+    if (api == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    api->max_size = 16 * 1024 * 1024;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "token_file=", 11) == 0) {
+            api->token_file.data = value[i].data + 11;
+            api->token_file.len = value[i].len - 11;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ca_file=", 8) == 0) {
+            api->ca_file.data = value[i].data + 8;
+            api->ca_file.len = value[i].len - 8;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            size = ngx_parse_size(&s);
+            if (size == NGX_ERROR || size < 4096) {
+                goto invalid;
+            }
+
+            api->max_size = size;
+            continue;
+        }
+
+        if (i == 1
+            && (ngx_strncmp(value[i].data, "https://", 8) == 0
+                || ngx_strncmp(value[i].data, "http://", 7) == 0))
+        {
+            api->url = value[i];
+
+            while (api->url.len && api->url.data[api->url.len - 1] == '/') {
+                api->url.len--;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (api->url.len == 0 && ngx_http_kedge_k8s_in_cluster(cf, api)
+                             != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    kmcf->k8s_api = api;
+    kmcf->k8s_api_file = cf->conf_file->file.name.data;
+    kmcf->k8s_api_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_kedge_k8s_in_cluster(ngx_conf_t *cf, ngx_kedge_k8s_api_t *api)
+{
+    u_char  *host, *port, *p;
+    size_t   len;
+
+    host = (u_char *) getenv("KUBERNETES_SERVICE_HOST");
+    port = (u_char *) getenv("KUBERNETES_SERVICE_PORT");
+
+    if (host == NULL || port == NULL || *host == '\0' || *port == '\0') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kedge_kubernetes\" without a URL needs "
+                           "KUBERNETES_SERVICE_HOST and "
+                           "KUBERNETES_SERVICE_PORT (in-cluster)");
+        return NGX_ERROR;
+    }
+
+    len = sizeof("https://[]:") - 1 + ngx_strlen(host) + ngx_strlen(port);
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    api->url.data = p;
+    api->url.len = ngx_sprintf(p, ngx_strchr(host, ':') ? "https://[%s]:%s"
+                                                       : "https://%s:%s",
+                               host, port)
+                   - p;
+
+    if (api->token_file.len == 0) {
+        ngx_str_set(&api->token_file,
+                    "/var/run/secrets/kubernetes.io/serviceaccount/token");
+    }
+
+    if (api->ca_file.len == 0) {
+        ngx_str_set(&api->ca_file,
+                    "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    }
+
+    return NGX_OK;
+}
+
+
+/* k8s=SERVICE.NAMESPACE[.ANY.SUFFIX]:PORT_NAME_OR_NUMBER */
+
+static char *
+ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
+    ngx_str_t *arg)
+{
+    u_char                 *p, *last, *colon, *dot, *dot2;
+    ngx_int_t               n;
+    ngx_kedge_k8s_watch_t  *w;
+
+    if (backend->peers || backend->resolve || backend->k8s) {
+        return "has more than one source of endpoints";
+    }
+
+    w = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_k8s_watch_t));
+    if (w == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = arg->data + 4;
+    last = arg->data + arg->len;
+
+    colon = ngx_strlchr(p, last, ':');
+    dot = ngx_strlchr(p, colon ? colon : last, '.');
+
+    if (colon == NULL || dot == NULL || dot == p || colon + 1 == last) {
+        goto invalid;
+    }
+
+    dot2 = ngx_strlchr(dot + 1, colon, '.');
+    if (dot2 == NULL) {
+        dot2 = colon;
+    }
+
+    w->service.data = p;
+    w->service.len = dot - p;
+    w->namespace.data = dot + 1;
+    w->namespace.len = dot2 - dot - 1;
+
+    /* DNS-1035/1123 labels: they go into URLs */
+
+    if (ngx_http_kedge_backend_name_valid(&w->service) != NGX_OK
+        || w->namespace.len == 0 || w->namespace.len > 63
+        || ngx_strlchr(w->service.data, w->service.data + w->service.len, '.')
+        || ngx_strlchr(w->service.data, w->service.data + w->service.len, '_'))
+    {
+        goto invalid;
+    }
+
+    for (p = w->namespace.data; p < dot2; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '-'))
+        {
+            goto invalid;
+        }
+    }
+
+    n = ngx_atoi(colon + 1, last - colon - 1);
+
+    if (n != NGX_ERROR) {
+        if (n < 1 || n > 65535) {
+            goto invalid;
+        }
+
+        w->port_number = (in_port_t) n;
+
+    } else {
+        /* a port name: NUL-terminated for the decoder */
+
+        w->port_name.len = last - colon - 1;
+        w->port_name.data = ngx_pnalloc(cf->pool, w->port_name.len + 1);
+        if (w->port_name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(w->port_name.data, colon + 1, w->port_name.len);
+        w->port_name.data[w->port_name.len] = '\0';
+    }
+
+    w->backend = backend->name;
+    backend->k8s = w;
+    backend->source = NGX_HTTP_KEDGE_K8S;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%V\" of backend \"%V\", "
+                       "\"k8s=SERVICE.NAMESPACE:PORT\" is required",
+                       arg, &backend->name);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -147,6 +386,28 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 
     for (i = 0; i < kmcf->backends.nelts; i++) {
 
+        if (backend[i].k8s) {
+            if (kmcf->k8s_api == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "backend \"%V\" in %s:%ui needs "
+                              "\"kedge_kubernetes\"",
+                              &backend[i].name, backend[i].file,
+                              backend[i].line);
+                return NGX_ERROR;
+            }
+
+            index = ngx_kedge_store_register(kmcf->store, &backend[i].name);
+            if (index == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            backend[i].index = index;
+            backend[i].k8s->index = index;
+            backend[i].k8s->store = kmcf->store;
+            backend[i].k8s->api = kmcf->k8s_api;
+            continue;
+        }
+
         if (backend[i].resolve == NULL) {
             continue;
         }
@@ -167,6 +428,7 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
             return NGX_ERROR;
         }
 
+        backend[i].index = index;
         backend[i].resolve->index = index;
         backend[i].resolve->store = kmcf->store;
         backend[i].resolve->resolver = clcf->resolver;
@@ -198,6 +460,14 @@ ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
         {
             return NGX_ERROR;
         }
+
+        if (backend[i].k8s
+            && ngx_kedge_k8s_watch_start(backend[i].k8s, cycle->pool,
+                                         cycle->log)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -224,7 +494,7 @@ ngx_http_kedge_backend_peers(ngx_http_request_t *r,
     ngx_pool_cleanup_t          *cln;
     ngx_http_kedge_main_conf_t  *kmcf;
 
-    if (backend->resolve == NULL) {
+    if (backend->index == NGX_ERROR) {
         return backend->peers;
     }
 
@@ -235,7 +505,7 @@ ngx_http_kedge_backend_peers(ngx_http_request_t *r,
 
     kmcf = ngx_http_get_module_main_conf(r, ngx_http_kedge_module);
 
-    peers = ngx_kedge_store_peers(kmcf->store, backend->resolve->index,
+    peers = ngx_kedge_store_peers(kmcf->store, backend->index,
                                   r->connection->log);
     if (peers == NULL) {
         return NULL;
@@ -251,6 +521,7 @@ ngx_http_kedge_backend_peers(ngx_http_request_t *r,
 /*
  * kedge_backend NAME endpoints=ADDR[,ADDR...] | host=NAME:PORT
  *               | srv=_SERVICE._PROTO.NAME [port_override=PORT]
+ *               | k8s=SERVICE.NAMESPACE:PORT
  *               [protocol=http|grpc] [tls=off|on|insecure] [tls_name=NAME];
  */
 
@@ -289,6 +560,7 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     backend->tls = NGX_HTTP_KEDGE_TLS_OFF;
     backend->file = cf->conf_file->file.name.data;
     backend->line = cf->conf_file->line;
+    backend->index = NGX_ERROR;
 
     port_override = 0;
 
@@ -314,6 +586,15 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                                             ? NGX_HTTP_KEDGE_HOST
                                             : NGX_HTTP_KEDGE_SRV,
                                             &value[i]);
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "k8s=", 4) == 0) {
+            rv = ngx_http_kedge_backend_k8s(cf, backend, &value[i]);
             if (rv != NGX_CONF_OK) {
                 return rv;
             }
@@ -374,11 +655,14 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if ((backend->peers != NULL) + (backend->resolve != NULL) != 1) {
+    if ((backend->peers != NULL) + (backend->resolve != NULL)
+        + (backend->k8s != NULL) != 1)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "backend \"%V\" needs exactly one of "
-                           "\"endpoints=\", \"host=\" or \"srv=\" in "
-                           "\"%V\" directive", &value[1], &cmd->name);
+                           "\"endpoints=\", \"host=\", \"srv=\" or "
+                           "\"k8s=\" in \"%V\" directive",
+                           &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -444,7 +728,7 @@ ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
     ngx_addr_t   *addr;
     ngx_array_t  *endpoints;
 
-    if (backend->peers || backend->resolve) {
+    if (backend->peers || backend->resolve || backend->k8s) {
         return "has more than one source of endpoints";
     }
 
@@ -521,7 +805,7 @@ ngx_http_kedge_backend_dns(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     ngx_str_t             s;
     ngx_kedge_resolve_t  *rs;
 
-    if (backend->peers || backend->resolve) {
+    if (backend->peers || backend->resolve || backend->k8s) {
         return "has more than one source of endpoints";
     }
 

@@ -42,6 +42,13 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_kubernetes"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_kedge_kubernetes_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kedge_backend"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_kedge_backend_directive,

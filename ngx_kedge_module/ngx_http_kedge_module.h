@@ -15,6 +15,7 @@
 
 #include "ngx_kedge_store.h"
 #include "ngx_kedge_resolve.h"
+#include "ngx_kedge_k8s_client.h"
 
 
 #define NGX_HTTP_KEDGE_VERSION            "0.1.0"
@@ -36,6 +37,7 @@
 #define NGX_HTTP_KEDGE_STATIC             0
 #define NGX_HTTP_KEDGE_HOST               1
 #define NGX_HTTP_KEDGE_SRV                2
+#define NGX_HTTP_KEDGE_K8S                3
 
 
 #define NGX_HTTP_KEDGE_MODE_ANY           0
@@ -70,6 +72,8 @@ typedef struct {
     ngx_uint_t                      source;        /* NGX_HTTP_KEDGE_STATIC.. */
     ngx_kedge_peers_t              *peers;         /* static endpoints */
     ngx_kedge_resolve_t            *resolve;       /* host=, srv= */
+    ngx_kedge_k8s_watch_t          *k8s;           /* k8s= */
+    ngx_int_t                       index;         /* in the store, or -1 */
 
     /* worker-local: the round-robin cursor, TLS sessions per endpoint */
     ngx_uint_t                      next;
@@ -143,6 +147,9 @@ typedef struct {
     ngx_array_t                     backends;  /* ngx_http_kedge_backend_t */
     ngx_array_t                     passes;   /* ngx_http_kedge_pass_ref_t */
     ngx_kedge_store_t              *store;
+    ngx_kedge_k8s_api_t            *k8s_api;
+    u_char                         *k8s_api_file;
+    ngx_uint_t                      k8s_api_line;
     ngx_http_kedge_route_table_t    http;
     ngx_http_kedge_route_table_t    grpc;
 } ngx_http_kedge_main_conf_t;
@@ -207,6 +214,8 @@ ngx_http_kedge_backend_t *ngx_http_kedge_backend_find(
     ngx_http_kedge_main_conf_t *kmcf, ngx_str_t *name, ngx_uint_t protocol);
 ngx_int_t ngx_http_kedge_backend_name_valid(ngx_str_t *name);
 char *ngx_http_kedge_zone_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_kubernetes_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_kedge_backends_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);

@@ -278,13 +278,23 @@ ngx_int_t
 ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_addr_t *addrs, ngx_uint_t naddrs, ngx_log_t *log)
 {
-    ngx_uint_t                  i, state;
+    ngx_uint_t                  i, n, state;
     ngx_kedge_store_addr_t     *sa, *old;
     ngx_kedge_store_backend_t  *b;
 
     b = &store->sh->backends[index];
 
     ngx_sort(addrs, naddrs, sizeof(ngx_addr_t), ngx_kedge_store_cmp_addrs);
+
+    /* the same endpoint twice (several slices, SRV targets) counts once */
+
+    for (i = 1, n = naddrs ? 1 : 0; i < naddrs; i++) {
+        if (ngx_kedge_store_cmp_addrs(&addrs[n - 1], &addrs[i]) != 0) {
+            addrs[n++] = addrs[i];
+        }
+    }
+
+    naddrs = n;
 
     ngx_shmtx_lock(&store->shpool->mutex);
 

@@ -28,7 +28,10 @@ if [ ! -f "$build/configure" ]; then
     cp -r "$src/." "$build/"
 fi
 
-if [ ! -f "$build/objs/Makefile" ] || [ "$repo/config" -nt "$build/objs/Makefile" ]; then
+# configure again when "config" or the schemas it compiles changed
+stale=$(find "$repo/config" "$repo/proto" -newer "$build/objs/Makefile" 2>/dev/null | head -n 1 || true)
+
+if [ ! -f "$build/objs/Makefile" ] || [ -n "$stale" ]; then
     # shellcheck disable=SC1091
     . "$src/conf_flags"
     (cd "$build" && ./configure "${NGX_CONF_FLAGS[@]}" \

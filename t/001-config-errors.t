@@ -135,7 +135,7 @@ qr/\[emerg\] .*invalid endpoint "" of backend "alpha", an IP address and a port 
 --- http_config
     kedge_backend alpha tls=on;
 --- error_log eval
-qr/\[emerg\] .*backend "alpha" needs exactly one of "endpoints=", "host=" or "srv=" in "kedge_backend" directive in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*backend "alpha" needs exactly one of "endpoints=", "host=", "srv=" or "k8s=" in "kedge_backend" directive in \S+nginx\.conf:\d+/
 
 
 
@@ -407,3 +407,44 @@ qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ needs a "resolver" at the h
     kedge_zone kedge 4k;
 --- error_log eval
 qr/\[emerg\] .*invalid zone size "4k" in "kedge_zone" directive, at least \d+ bytes are needed in \S+nginx\.conf:\d+/
+
+
+=== TEST 44: k8s= needs SERVICE.NAMESPACE:PORT
+--- http_config
+    kedge_kubernetes https://127.0.0.1:1;
+    kedge_backend alpha k8s=web:http;
+--- error_log eval
+qr/\[emerg\] .*invalid "k8s=web:http" of backend "alpha", "k8s=SERVICE\.NAMESPACE:PORT" is required in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 45: k8s= names must be DNS labels
+--- http_config
+    kedge_kubernetes https://127.0.0.1:1;
+    kedge_backend alpha k8s=web.Bad_NS:http;
+--- error_log eval
+qr/\[emerg\] .*invalid "k8s=web\.Bad_NS:http" of backend "alpha"/
+
+
+
+=== TEST 46: k8s= needs kedge_kubernetes
+--- http_config
+    kedge_backend alpha k8s=web.default:http;
+--- error_log eval
+qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ needs "kedge_kubernetes"/
+
+
+
+=== TEST 47: kedge_kubernetes without a URL outside a cluster
+--- http_config
+    kedge_kubernetes token_file=/dev/null;
+--- error_log eval
+qr/\[emerg\] .*"kedge_kubernetes" without a URL needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT \(in-cluster\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 48: kedge_kubernetes with a bad parameter
+--- http_config
+    kedge_kubernetes https://127.0.0.1:1 max_size=1k;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "max_size=1k" in "kedge_kubernetes" directive in \S+nginx\.conf:\d+/
