@@ -24,7 +24,7 @@ start_server() {
     "$py" "$here/grpc_server.py" --gen-dir "$tmp/gen" "$@" >"$out.out" 2>"$out.err" &
     pids+=($!)
     for _ in $(seq 100); do
-        if read -r ready ports <"$out.out" && [ "$ready" = READY ]; then
+        if { read -r ready ports <"$out.out"; } 2>/dev/null && [ "$ready" = READY ]; then
             return
         fi
         sleep 0.1
