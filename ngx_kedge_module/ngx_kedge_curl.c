@@ -396,9 +396,9 @@ ngx_kedge_http_start(ngx_kedge_curl_t *c, ngx_kedge_http_t *h)
 static ngx_int_t
 ngx_kedge_curl_setup(ngx_kedge_curl_xfer_t *x, ngx_kedge_http_t *h)
 {
+    CURL               *easy;
     u_char             *buf, *url, *ca, *bearer, *accept, *p;
     size_t              len;
-    CURL               *easy;
     ngx_str_t           prefix;
     ngx_uint_t          i;
     struct curl_slist  *list;
@@ -966,9 +966,9 @@ ngx_kedge_curl_action(ngx_kedge_curl_t *c, curl_socket_t s, int mask)
 static void
 ngx_kedge_curl_finalize(ngx_kedge_curl_xfer_t *x, CURLcode code)
 {
+    CURL              *easy;
     char              *url;
     long               status;
-    CURL              *easy;
     ngx_int_t          rc;
     ngx_kedge_curl_t  *c;
     ngx_kedge_http_t  *h;
@@ -1024,9 +1024,9 @@ static void
 ngx_kedge_curl_error(ngx_kedge_curl_xfer_t *x, ngx_kedge_http_t *h,
     CURLcode code)
 {
+    char        *scheme;
     long         oserr;
     u_char      *p, *last;
-    char        *scheme;
     curl_off_t   connected, total;
 
     p = h->error_buf;

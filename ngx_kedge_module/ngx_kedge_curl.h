@@ -17,10 +17,17 @@
 #define NGX_KEDGE_HTTP_ERROR_LEN   160
 
 
-/* libcurl's multi handle, driven by nginx events: one per user and pool */
+/*
+ * libcurl's multi handle on nginx's event loop, in the fetcher's process.
+ * Its pool owns it: when the pool goes, every transfer is dropped
+ * without callbacks; so it is on a graceful exit.
+ */
 typedef struct ngx_kedge_curl_s       ngx_kedge_curl_t;
 
-/* one transfer: the caller's memory, valid until done() or cancel */
+/*
+ * One GET: the caller's memory, valid and not started again until
+ * done() was called or the transfer was cancelled.
+ */
 typedef struct ngx_kedge_http_s       ngx_kedge_http_t;
 
 typedef struct ngx_kedge_curl_xfer_s  ngx_kedge_curl_xfer_t;
@@ -36,9 +43,11 @@ typedef ngx_int_t (*ngx_kedge_http_data_pt)(ngx_kedge_http_t *h,
 
 /*
  * The end, called once: NGX_OK when a response was received in full,
- * whatever its status (h->status), NGX_ERROR otherwise (h->error says
- * why).  It may start transfers, this h again included, and cancel
- * others.
+ * whatever its status (h->status), NGX_ERROR otherwise, h->error says
+ * why ("connect timeout", "timeout", "stalled: ...", "cannot connect:
+ * Connection refused", "TLS: ...", "response larger than N bytes",
+ * "aborted by the receiver", ...).  It may start transfers, this h
+ * again included, and cancel others.
  */
 typedef void (*ngx_kedge_http_done_pt)(ngx_kedge_http_t *h, ngx_int_t rc);
 
@@ -52,7 +61,9 @@ struct ngx_kedge_http_s {
     ngx_msec_t                      connect_timeout;  /* TCP and TLS */
     ngx_msec_t                      timeout;      /* all of it; 0: none */
     ngx_uint_t                      low_speed_time;   /* seconds below
-                                                     1 byte/s; 0: off */
+                                                     1 byte/s, as libcurl
+                                                     averages it over 5s;
+                                                     0: off */
     size_t                          max_size;     /* body; 0: no limit */
     ngx_kedge_http_data_pt          data;
     ngx_kedge_http_done_pt          done;
@@ -71,7 +82,11 @@ struct ngx_kedge_http_s {
 
 
 ngx_kedge_curl_t *ngx_kedge_curl_create(ngx_pool_t *pool, ngx_log_t *log);
+
+/* NGX_ERROR: not started, no callback, h->error says why */
 ngx_int_t ngx_kedge_http_start(ngx_kedge_curl_t *curl, ngx_kedge_http_t *h);
+
+/* no callback after it; a no-op once done() was called */
 void ngx_kedge_http_cancel(ngx_kedge_http_t *h);
 
 

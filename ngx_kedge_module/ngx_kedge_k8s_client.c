@@ -359,6 +359,25 @@ ngx_kedge_k8s_done(ngx_kedge_http_t *h, ngx_int_t rc)
         return;
     }
 
+    if (h->status == 401 && !w->unauthorized) {
+
+        /* the token may have just rotated: it is read again, at once */
+
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "kedge: %s of backend \"%V\" unauthorized, "
+                      "trying again with the token read anew",
+                      w->watching ? "watch" : "list", &w->backend);
+
+        w->unauthorized = 1;
+        ngx_kedge_store_failed(w->store, w->index, w->log);
+        ngx_kedge_k8s_schedule(w, 0);
+        return;
+    }
+
+    if (h->status == 200) {
+        w->unauthorized = 0;
+    }
+
     if (h->status != 200) {
         why.data = status;
         why.len = ngx_sprintf(status, "HTTP status %ui", h->status) - status;
@@ -818,6 +837,7 @@ ngx_kedge_k8s_publish(ngx_kedge_k8s_watch_t *w)
     }
 
     w->backoff = 0;
+    w->unauthorized = 0;
 
     (void) ngx_kedge_store_update(w->store, w->index, addrs.elts, addrs.nelts,
                                   w->log);

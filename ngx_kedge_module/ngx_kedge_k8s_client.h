@@ -49,6 +49,7 @@ typedef struct {
     ngx_uint_t                      watching;     /* else listing */
     ngx_uint_t                      busy;         /* a transfer runs */
     ngx_uint_t                      failing;
+    ngx_uint_t                      unauthorized;
     ngx_uint_t                      relist;
     ngx_msec_t                      backoff;
     ngx_event_t                     timer;

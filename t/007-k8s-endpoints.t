@@ -16,6 +16,10 @@ $ENV{TEST_NGINX_CTL} = repo_root() . "/t/fixtures/k8s/ctl";
 test_certs();
 k8s_apiserver();
 
+# TEST 11's own token file, valid to start with
+system("cp", $ENV{TEST_NGINX_K8S_TOKEN}, "$ENV{TEST_NGINX_K8S_TOKEN}.nginx") == 0
+    or die "cp failed";
+
 our $Api = <<'_EOC_';
     kedge_kubernetes https://127.0.0.1:$TEST_NGINX_K8S_PORT
                      token_file=$TEST_NGINX_K8S_TOKEN
@@ -110,8 +114,10 @@ until_only() {
 }
 slice '{"addresses": ["127.0.0.2"]}'
 until_only "127.0.0.2:$TEST_NGINX_B_PORT "
+start=$(date +%s%N)
 slice '{"addresses": ["127.0.0.2"]}, {"addresses": ["127.0.0.3"]}'
 until_only "127.0.0.2:$TEST_NGINX_B_PORT 127.0.0.3:$TEST_NGINX_B_PORT "
+echo "note: API change to traffic: $(( ($(date +%s%N) - start) / 1000000 )) ms (polling every 50 ms)" >&2
 slice '{"addresses": ["127.0.0.3"]}'
 until_only "127.0.0.3:$TEST_NGINX_B_PORT "
 $TEST_NGINX_CTL DELETE /endpointslices/default/web-a
@@ -288,3 +294,34 @@ failed: 0
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 11: a 401: last endpoints kept, recovered with the token read anew
+--- http_config
+    kedge_kubernetes https://127.0.0.1:$TEST_NGINX_K8S_PORT token_file=$TEST_NGINX_K8S_TOKEN.nginx ca_file=$TEST_NGINX_CERT_DIR/ca.crt;
+    kedge_backend web k8s=web.default:http;
+    kedge_http_route backend=web;
+--- exec
+$TEST_NGINX_CTL POST /reset
+$TEST_NGINX_CTL PUT /endpointslices/default/web-a '{"service": "web", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+for i in $(seq 1 50); do
+    curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | grep -q "^127.0.0.2:" && break
+    sleep 0.1
+done
+echo secret-3 > $TEST_NGINX_K8S_TOKEN
+$TEST_NGINX_CTL POST /drop_watch
+$TEST_NGINX_CTL PUT /endpointslices/default/web-a '{"service": "web", "endpoints": [{"addresses": ["127.0.0.3"]}], "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+sleep 1
+curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+echo "unauthorized: $($TEST_NGINX_CTL stat 'unauthorized > 0')"
+echo secret-3 > $TEST_NGINX_K8S_TOKEN.nginx
+for i in $(seq 1 100); do
+    curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | grep -q "^127.0.0.3:" && { echo recovered; break; }
+    sleep 0.1
+done
+echo secret-1 > $TEST_NGINX_K8S_TOKEN
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\nunauthorized: True\nrecovered\n"
+--- error_log
+unauthorized, trying again with the token read anew

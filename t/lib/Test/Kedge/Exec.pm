@@ -51,7 +51,9 @@ package Test::Kedge::Exec;
 #    command exits: nothing it started in the background survives it (and
 #    background jobs cannot make the runner hang).
 #  * stdin is /dev/null; stderr is shown (diag) when the exit status check
-#    fails.  Use "2>&1" to check stderr.
+#    fails.  Use "2>&1" to check stderr.  Lines "note: ..." on stderr are
+#    shown (diag) anyway: figures a test measures and prints, such as a
+#    propagation time, never asserts.
 #  * Response-only sections (--- error_code, --- response_headers...) do
 #    not apply and are ignored; --- request is not sent.
 
@@ -225,6 +227,10 @@ sub run_exec {
             Test::More::diag("command: $cmd");
             Test::More::diag("stdout: $out") if $out ne '';
             Test::More::diag("stderr: $err") if $err ne '';
+
+        } else {
+            # a figure the command measured: shown, never asserted
+            Test::More::diag("$name - $1") while $err =~ /^note: (.*)$/mg;
         }
     }
 
