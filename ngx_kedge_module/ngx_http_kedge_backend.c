@@ -336,11 +336,12 @@ ngx_http_kedge_zone_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size = ngx_parse_size(&value[2]);
 
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+    /* the set-aside table alone takes 32k */
+
+    if (size == NGX_ERROR || size < 128 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid zone size \"%V\" in \"%V\" directive, "
-                           "at least %uz bytes are needed",
-                           &value[2], &cmd->name, 8 * ngx_pagesize);
+                           "at least 128k is needed", &value[2], &cmd->name);
         return NGX_CONF_ERROR;
     }
 

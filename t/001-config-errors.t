@@ -406,7 +406,7 @@ qr/\[emerg\] .*backend "alpha" in \S+nginx\.conf:\d+ needs a "resolver" at the h
 --- http_config
     kedge_zone kedge 4k;
 --- error_log eval
-qr/\[emerg\] .*invalid zone size "4k" in "kedge_zone" directive, at least \d+ bytes are needed in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid zone size "4k" in "kedge_zone" directive, at least 128k is needed in \S+nginx\.conf:\d+/
 
 
 === TEST 44: k8s= needs SERVICE.NAMESPACE:PORT

@@ -325,3 +325,27 @@ echo secret-1 > $TEST_NGINX_K8S_TOKEN
 "127.0.0.2:$ENV{TEST_NGINX_B_PORT}\nunauthorized: True\nrecovered\n"
 --- error_log
 unauthorized, trying again with the token read anew
+
+
+
+=== TEST 12: the zone full: last known endpoints kept, logged once
+--- http_config
+    kedge_zone small 128k;
+    kedge_backend web k8s=web.default:http;
+    kedge_http_route backend=web;
+--- exec
+$TEST_NGINX_CTL POST /reset
+$TEST_NGINX_CTL PUT /endpointslices/default/web-a '{"service": "web", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+for i in $(seq 1 50); do
+    curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | grep -q "^127.0.0.2:" && break
+    sleep 0.1
+done
+# 1000 endpoints do not fit in what is left of 128k
+many=$(/usr/bin/python3 -c 'import json; print(json.dumps([{"addresses": ["10.1.%d.%d" % (i // 250, i % 250 + 1)]} for i in range(1000)]))')
+$TEST_NGINX_CTL PUT /endpointslices/default/web-b '{"service": "web", "endpoints": '"$many"', "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+$TEST_NGINX_CTL PUT /endpointslices/default/web-c '{"service": "web", "endpoints": '"$many"', "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+sleep 1
+for i in 1 2 3; do curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done
+echo "logged: $(grep -c 'is full, backend "web" keeps its last known endpoints' $TEST_NGINX_SERVER_ROOT/logs/error.log)"
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n" x 3 . "logged: 1\n"
