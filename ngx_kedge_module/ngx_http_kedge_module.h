@@ -239,6 +239,10 @@ char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
 
+/* ngx_http_kedge_ops.c */
+char *ngx_http_kedge_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_http_kedge_balancer.c */
 char *ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -166,3 +166,40 @@ HTTP/1.1 502 Bad Gateway
 X-Kedge-Error: no resolution available
 X-Kedge-Error-Type: no-resolution-available
 status=UNAVAILABLE code=14 message=no resolution available
+
+
+
+=== TEST 7: readiness waits for every run-time backend's first sync
+--- http_config
+    kedge_backend two host=two.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_backend never host=nowhere.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_backend fixed endpoints=127.0.0.1:1;
+--- config
+    location = /_ready { kedge_ready; }
+    location = /_healthz { kedge_health; }
+--- exec
+sleep 0.5
+curl -s -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_ready
+curl -s -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_healthz
+curl -s -o /dev/null -w '%{http_code}\n' -X POST http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_healthz
+--- response_body
+not ready: backend "never" never synced
+503
+ok
+200
+405
+
+
+
+=== TEST 8: ready once every run-time backend was synced
+--- http_config
+    kedge_backend two host=two.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_backend svc srv=_http._tcp.svc.kedge.test;
+--- config
+    location = /_ready { kedge_ready; }
+--- exec
+sleep 0.5
+curl -s -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_ready
+--- response_body
+ready
+200
