@@ -91,6 +91,13 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_version"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kedge_health_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kedge_balancer"),
       NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_kedge_balancer_directive,

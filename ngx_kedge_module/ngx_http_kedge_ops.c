@@ -3,9 +3,9 @@
  * Copyright (C) ngx_kedge_module authors
  * Licensed under the Apache License, Version 2.0.
  *
- * The ops endpoints: kedge_health (the process answers) and kedge_ready
+ * The ops endpoints: kedge_health (the process answers), kedge_ready
  * (every backend fed at run time has been synced at least once, so
- * traffic sent here can be routed).
+ * traffic sent here can be routed) and kedge_version.
  */
 
 
@@ -14,6 +14,7 @@
 
 static ngx_int_t ngx_http_kedge_health_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kedge_ready_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kedge_version_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kedge_ops_reply(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *body);
 
@@ -25,9 +26,21 @@ ngx_http_kedge_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = (cmd->name.len == sizeof("kedge_health") - 1)
-                    ? ngx_http_kedge_health_handler
-                    : ngx_http_kedge_ready_handler;
+
+    switch (cmd->name.data[sizeof("kedge_") - 1]) {
+
+    case 'h':
+        clcf->handler = ngx_http_kedge_health_handler;
+        break;
+
+    case 'r':
+        clcf->handler = ngx_http_kedge_ready_handler;
+        break;
+
+    default: /* kedge_version */
+        clcf->handler = ngx_http_kedge_version_handler;
+        break;
+    }
 
     return NGX_CONF_OK;
 }
@@ -82,6 +95,16 @@ ngx_http_kedge_ready_handler(ngx_http_request_t *r)
     }
 
     ngx_str_set(&body, "ready\n");
+
+    return ngx_http_kedge_ops_reply(r, NGX_HTTP_OK, &body);
+}
+
+
+static ngx_int_t
+ngx_http_kedge_version_handler(ngx_http_request_t *r)
+{
+    ngx_str_t  body = ngx_string("{\"version\": \"" NGX_HTTP_KEDGE_VERSION
+                                 "\", \"nginx\": \"" NGINX_VERSION "\"}\n");
 
     return ngx_http_kedge_ops_reply(r, NGX_HTTP_OK, &body);
 }

@@ -177,17 +177,20 @@ status=UNAVAILABLE code=14 message=no resolution available
 --- config
     location = /_ready { kedge_ready; }
     location = /_healthz { kedge_health; }
+    location = /_version { kedge_version; }
 --- exec
 sleep 0.5
 curl -s -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_ready
 curl -s -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_healthz
 curl -s -o /dev/null -w '%{http_code}\n' -X POST http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_healthz
+curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_version
 --- response_body
 not ready: backend "never" never synced
 503
 ok
 200
 405
+{"version": "0.1.0", "nginx": "1.22.1"}
 
 
 
