@@ -20,6 +20,7 @@ static char *ngx_http_kedge_backend_k8s(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend, ngx_str_t *arg);
 static ngx_int_t ngx_http_kedge_k8s_in_cluster(ngx_conf_t *cf,
     ngx_kedge_k8s_api_t *api);
+static ngx_int_t ngx_http_kedge_k8s_label_valid(ngx_str_t *label);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_kedge_backend_sessions(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend);
@@ -223,6 +224,34 @@ ngx_http_kedge_k8s_in_cluster(ngx_conf_t *cf, ngx_kedge_k8s_api_t *api)
 }
 
 
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63: Services and namespaces */
+
+static ngx_int_t
+ngx_http_kedge_k8s_label_valid(ngx_str_t *label)
+{
+    u_char      ch;
+    ngx_uint_t  i;
+
+    if (label->len == 0 || label->len > 63
+        || label->data[0] == '-' || label->data[label->len - 1] == '-')
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < label->len; i++) {
+        ch = label->data[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+              || ch == '-'))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* k8s=SERVICE.NAMESPACE[.ANY.SUFFIX]:PORT_NAME_OR_NUMBER */
 
 static char *
@@ -262,22 +291,12 @@ ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     w->namespace.data = dot + 1;
     w->namespace.len = dot2 - dot - 1;
 
-    /* DNS-1035/1123 labels: they go into URLs */
+    /* DNS labels, as Kubernetes names them: they go into URLs */
 
-    if (ngx_http_kedge_backend_name_valid(&w->service) != NGX_OK
-        || w->namespace.len == 0 || w->namespace.len > 63
-        || ngx_strlchr(w->service.data, w->service.data + w->service.len, '.')
-        || ngx_strlchr(w->service.data, w->service.data + w->service.len, '_'))
+    if (ngx_http_kedge_k8s_label_valid(&w->service) != NGX_OK
+        || ngx_http_kedge_k8s_label_valid(&w->namespace) != NGX_OK)
     {
         goto invalid;
-    }
-
-    for (p = w->namespace.data; p < dot2; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
-              || *p == '-'))
-        {
-            goto invalid;
-        }
     }
 
     n = ngx_atoi(colon + 1, last - colon - 1);

@@ -76,7 +76,11 @@ ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
 
-    if (uscf->peer.init_upstream) {
+    /* kedge_pass may have adopted this upstream already: no warning */
+
+    if (uscf->peer.init_upstream
+        && uscf->peer.init_upstream != ngx_http_kedge_balancer_init_upstream)
+    {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "load balancing method redefined");
     }
@@ -176,7 +180,9 @@ ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
 
     ctx->first = backend->next++ % n;
     ctx->tries = 0;
-    ctx->failed = 0;
+    ctx->unreachable = 0;
+    ctx->cached_retry = 0;
+    ctx->request = r;
 
     kmcf = ngx_http_get_module_main_conf(r, ngx_http_kedge_module);
     ctx->store = kmcf->store;
@@ -217,8 +223,13 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
 
     for ( ;; ) {
         if (ctx->tries >= n) {
-            /* every endpoint failed or is set aside */
-            ctx->error = NGX_HTTP_KEDGE_ERR_NO_CONNECTION;
+
+            /* kedge's error when no endpoint could even be connected to */
+
+            if (ctx->unreachable >= n) {
+                ctx->error = NGX_HTTP_KEDGE_ERR_NO_CONNECTION;
+            }
+
             return NGX_BUSY;
         }
 
@@ -230,6 +241,8 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
         {
             break;
         }
+
+        ctx->unreachable++;
     }
 
     pc->sockaddr = addr->sockaddr;
@@ -250,9 +263,28 @@ ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_kedge_ctx_t *ctx = data;
 
-    if (state & NGX_PEER_FAILED) {
+    ngx_http_upstream_t  *u;
 
-        /* kedge: a target that failed is set aside for every worker */
+    u = ctx->request->upstream;
+
+    if ((state & NGX_PEER_FAILED) && pc->cached && !ctx->cached_retry) {
+
+        /*
+         * a kept-alive connection the backend had closed: nginx tries
+         * again, and so may this endpoint, on a fresh connection; once
+         * (pc->cached stays set for the attempts that follow)
+         */
+
+        ctx->cached_retry = 1;
+
+        if (ctx->tries) {
+            ctx->tries--;
+        }
+
+    } else if ((state & NGX_PEER_FAILED)
+               && u->state && u->state->connect_time == (ngx_msec_t) -1)
+    {
+        /* kedge: a target that failed to connect is set aside */
 
         ngx_kedge_store_set_aside(ctx->store, pc->sockaddr, pc->socklen,
                                   ctx->set_aside);
@@ -262,9 +294,9 @@ ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
                       "%M ms", pc->name, &ctx->backend->name,
                       ctx->set_aside);
 
-        /* every endpoint tried has failed: kedge's own error */
+        /* none of the endpoints could be connected to: kedge's error */
 
-        if (++ctx->failed == ctx->peers->naddrs) {
+        if (++ctx->unreachable >= ctx->peers->naddrs) {
             ctx->error = NGX_HTTP_KEDGE_ERR_NO_CONNECTION;
         }
     }

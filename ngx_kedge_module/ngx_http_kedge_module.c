@@ -17,6 +17,8 @@ static void *ngx_http_kedge_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kedge_init_process(ngx_cycle_t *cycle);
 static void *ngx_http_kedge_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_kedge_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kedge_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 
 
 ngx_str_t  ngx_http_kedge_error_types[] = {
@@ -120,7 +122,7 @@ static ngx_http_module_t  ngx_http_kedge_module_ctx = {
     NULL,                                  /* merge server configuration */
 
     ngx_http_kedge_create_loc_conf,        /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_kedge_merge_loc_conf          /* merge location configuration */
 };
 
 
@@ -209,6 +211,13 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
     }
 
     return klcf;
+}
+
+
+static char *
+ngx_http_kedge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    return ngx_http_kedge_pass_merge(cf, parent, child);
 }
 
 

@@ -197,8 +197,10 @@ typedef struct {
     ngx_uint_t                      tries;
     ngx_uint_t                      first;
     ngx_uint_t                      current;
-    ngx_uint_t                      failed;
+    ngx_uint_t                      unreachable;  /* aside or refused */
+    ngx_uint_t                      cached_retry;
     ngx_msec_t                      set_aside;
+    ngx_http_request_t             *request;
     ngx_kedge_store_t              *store;
 } ngx_http_kedge_ctx_t;
 
@@ -237,6 +239,8 @@ ngx_http_kedge_ctx_t *ngx_http_kedge_route(ngx_http_request_t *r);
 char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
+char *ngx_http_kedge_pass_merge(ngx_conf_t *cf,
+    ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);
 ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_kedge_ops.c */

@@ -481,6 +481,35 @@ ngx_http_kedge_url(ngx_conf_t *cf, char *scheme, ngx_str_t *upstream,
 }
 
 
+/*
+ * The hidden locations of "if" and "limit_except" inside a kedge_pass
+ * location inherit it, and limit_except's gets the handler, as the proxy
+ * module does for proxy_pass.
+ */
+
+char *
+ngx_http_kedge_pass_merge(ngx_conf_t *cf, ngx_http_kedge_loc_conf_t *prev,
+    ngx_http_kedge_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (conf->pass || !prev->pass) {
+        return NGX_CONF_OK;
+    }
+
+    conf->pass = prev->pass;
+    ngx_memcpy(conf->flavours, prev->flavours, sizeof(conf->flavours));
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->lmt_excpt && clcf->handler == NULL) {
+        clcf->handler = ngx_http_kedge_pass_handler;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 ngx_int_t
 ngx_http_kedge_pass_init(ngx_conf_t *cf)
 {
@@ -517,6 +546,12 @@ ngx_http_kedge_pass_handler(ngx_http_request_t *r)
     ngx_http_kedge_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kedge_module);
+
+    if (!klcf->pass || klcf->flavours[0].loc_conf == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "kedge: the request left the kedge_pass location");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ctx = ngx_http_kedge_route(r);
     if (ctx == NULL) {
@@ -750,8 +785,14 @@ ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             s = r->headers_in.server;
 
         } else {
+            /* no host at all (HTTP/1.0): the server's name, else ours */
+
             cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
             s = cscf->server_name;
+
+            if (s.len == 0 && ctx->backend) {
+                s = ctx->backend->name;
+            }
         }
 
         break;

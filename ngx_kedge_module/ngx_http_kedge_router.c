@@ -553,29 +553,43 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
 {
     u_char           *p, *last;
     ngx_str_t        *ct;
-    ngx_uint_t        https;
+    ngx_uint_t        https, port_given;
     ngx_table_elt_t  *host;
 
     req->host = r->headers_in.server;
     req->port = 0;
 
+    port_given = 0;
+
     if (r->host_end) {
 
-        /* absolute-form, "GET http://host:port/path", sent to a proxy */
+        /*
+         * absolute-form, "GET http://host:port/path", sent to a proxy;
+         * the port digits follow host_end (nginx keeps r->port_end
+         * pointing into the old buffer when a long request line moves)
+         */
 
         req->proxy_mode = NGX_HTTP_KEDGE_MODE_FORWARD;
+
+        p = r->host_end;
+        last = r->request_end ? r->request_end : r->host_end;
+
+        if (p < last && *p == ':') {
+            port_given = 1;
+
+            for (p++; p < last && *p >= '0' && *p <= '9'; p++) {
+                /* void */
+            }
+
+            req->port = ngx_http_kedge_parse_port(r->host_end + 1, p);
+        }
+
         req->authority.data = r->host_start;
-        req->authority.len = (r->port_end ? r->port_end : r->host_end)
-                             - r->host_start;
+        req->authority.len = p - r->host_start;
 
         https = (r->schema.len == 5
                  && ngx_strncasecmp(r->schema.data, (u_char *) "https", 5)
                     == 0);
-
-        if (r->port_end) {
-            req->port = ngx_http_kedge_parse_port(r->host_end + 1,
-                                                  r->port_end);
-        }
 
     } else {
         req->proxy_mode = NGX_HTTP_KEDGE_MODE_REVERSE;
@@ -604,6 +618,7 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
             p = ngx_strlchr(p, last, ':');
 
             if (p) {
+                port_given = 1;
                 req->port = ngx_http_kedge_parse_port(p + 1, last);
             }
 
@@ -612,7 +627,9 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
         }
     }
 
-    if (req->port == 0) {
+    /* a port given but invalid stays 0: only "any port" routes match */
+
+    if (!port_given) {
         req->port = https ? 443 : 80;
     }
 

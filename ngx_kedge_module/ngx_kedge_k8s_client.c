@@ -294,9 +294,13 @@ ngx_kedge_k8s_data(ngx_kedge_http_t *h, u_char *data, size_t len)
     u_char  *nbuf;
     size_t   size;
 
-    /* a list body, a watch frame, an error body: never above max_size */
+    /*
+     * a list body or an error body is capped by the transfer; watch
+     * frames by the framer, which sees at most one frame and the start of
+     * the next here
+     */
 
-    if (w->buf_len + len > w->api->max_size + 4) {
+    if (w->buf_len + len > 2 * (w->api->max_size + 4)) {
         return NGX_ERROR;
     }
 
@@ -353,7 +357,7 @@ ngx_kedge_k8s_done(ngx_kedge_http_t *h, ngx_int_t rc)
         return;
     }
 
-    if (h->status == 410) {
+    if (h->status == 410 && w->watching) {
         w->relist = 1;
         ngx_kedge_k8s_schedule(w, 0);
         return;
@@ -822,6 +826,10 @@ ngx_kedge_k8s_publish(ngx_kedge_k8s_watch_t *w)
             text.len = ngx_strlen(s->endpoints[i].addr);
 
             if (ngx_parse_addr(pool, addr, text.data, text.len) != NGX_OK) {
+                ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                              "kedge: backend \"%V\": cannot use address "
+                              "\"%V\"", &w->backend, &text);
+                ngx_kedge_store_failed(w->store, w->index, w->log);
                 goto done;
             }
 

@@ -439,3 +439,53 @@ GET /long
 "Host: " . CORE::join(".", ("a" x 63) x 3, "b" x 61)
 --- response_body_like chomp
 ^gamma /long host=a{63}\.
+
+
+
+=== TEST 28: a long absolute-form request line with a port (the buffer moves)
+--- http_config
+    kedge_http_route backend=alpha host=f.example.com port=8080;
+--- raw_request eval
+"GET http://f.example.com:8080/" . ("a" x 3000) . " HTTP/1.1\r\nHost: f.example.com\r\nConnection: close\r\n\r\n"
+--- response_body_like chomp
+^alpha /a{3000} host=f\.example\.com:8080$
+
+
+
+=== TEST 29: "if" inside a kedge_pass location
+--- http_config
+    kedge_http_route backend=alpha host=i.example.com;
+--- config
+    location / {
+        kedge_pass;
+        if ($http_x_debug) {
+            set $debug 1;
+        }
+    }
+--- request
+GET /if
+--- more_headers
+Host: i.example.com
+X-Debug: 1
+--- response_body
+alpha /if host=i.example.com
+
+
+
+=== TEST 30: limit_except inside a kedge_pass location
+--- http_config
+    kedge_http_route backend=alpha host=l.example.com;
+--- config
+    location / {
+        kedge_pass;
+        limit_except GET {
+            allow 127.0.0.2;
+            deny all;
+        }
+    }
+--- request eval
+["GET /le", "POST /le\nx"]
+--- more_headers
+Host: l.example.com
+--- error_code eval
+[200, 403]

@@ -303,3 +303,25 @@ X-Kedge-Error-Type: no-connection-to-all-resolved-addresses
 HTTP/1.1 502 Bad Gateway
 X-Kedge-Error-Type: no-connection-to-all-resolved-addresses
 refused: 2
+
+
+
+=== TEST 14: a kept-alive connection the backend dropped is no reason to set the endpoint aside
+--- http_config
+    kedge_backend drop endpoints=127.0.0.1:$TEST_NGINX_P7;
+    kedge_http_route backend=drop;
+    upstream kedge {
+        kedge_balancer;
+        keepalive 4;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_P7;
+        location /ok { return 200 "ok\n"; }
+        location /drop { return 444; }
+    }
+--- request eval
+["GET /ok", "GET /drop", "GET /ok"]
+--- error_code eval
+[200, 502, 200]
+--- response_headers eval
+["x-kedge-backend-name: drop", "!X-Kedge-Error-Type", "x-kedge-backend-name: drop"]

@@ -79,15 +79,16 @@ for i in 1 2 3 4 5 6; do curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done
 
 
 
-=== TEST 2: several slices joined and de-duplicated, a numbered port
+=== TEST 2: several slices joined and de-duplicated, a numbered port, a name with dashes
 --- http_config
-    kedge_backend web k8s=web.default.svc.cluster.local:$TEST_NGINX_B2_PORT;
+    kedge_backend web k8s=web-app.my-team.svc.cluster.local:$TEST_NGINX_B2_PORT;
     kedge_http_route backend=web;
 --- exec
 $TEST_NGINX_CTL POST /reset
-$TEST_NGINX_CTL PUT /endpointslices/default/web-a '{"service": "web", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": 1}]}'
-$TEST_NGINX_CTL PUT /endpointslices/default/web-b '{"service": "web", "endpoints": [{"addresses": ["127.0.0.2"]}, {"addresses": ["127.0.0.3"]}], "ports": [{"name": "http", "port": 1}]}'
-$TEST_NGINX_CTL PUT /endpointslices/default/other '{"service": "other", "endpoints": [{"addresses": ["127.0.0.4"]}], "ports": [{"name": "http", "port": 1}]}'
+$TEST_NGINX_CTL PUT /endpointslices/my-team/web-a '{"service": "web-app", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": 1}]}'
+$TEST_NGINX_CTL PUT /endpointslices/my-team/web-b '{"service": "web-app", "endpoints": [{"addresses": ["127.0.0.2"]}, {"addresses": ["127.0.0.3"]}], "ports": [{"name": "http", "port": 1}]}'
+$TEST_NGINX_CTL PUT /endpointslices/my-team/other '{"service": "other", "endpoints": [{"addresses": ["127.0.0.4"]}], "ports": [{"name": "http", "port": 1}]}'
+$TEST_NGINX_CTL PUT /endpointslices/default/web-c '{"service": "web-app", "endpoints": [{"addresses": ["127.0.0.4"]}], "ports": [{"name": "http", "port": 1}]}'
 sleep 1
 for i in 1 2 3 4; do curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done | sort | uniq -c | sed 's/^ *//'
 --- response_body eval
