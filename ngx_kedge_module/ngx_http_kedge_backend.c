@@ -21,6 +21,7 @@ static char *ngx_http_kedge_backend_k8s(ngx_conf_t *cf,
 static ngx_int_t ngx_http_kedge_k8s_in_cluster(ngx_conf_t *cf,
     ngx_kedge_k8s_api_t *api);
 static ngx_int_t ngx_http_kedge_k8s_label_valid(ngx_str_t *label);
+
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_kedge_backend_sessions(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend);
@@ -455,6 +456,70 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
         backend[i].resolve->timeout =
                             clcf->resolver_timeout == NGX_CONF_UNSET_MSEC
                             ? 30000 : clcf->resolver_timeout;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx's keepalive caches connections by address alone: with it, an
+ * endpoint dialed with TLS must not be dialed another way too, or a
+ * connection verified for one name (or not verified) would serve another.
+ */
+
+ngx_int_t
+ngx_http_kedge_backends_tls_check(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf)
+{
+    ngx_uint_t                 i, j, k, l;
+    ngx_addr_t                *a, *b;
+    ngx_http_kedge_backend_t  *backend, *tb, *ob;
+
+    backend = kmcf->backends.elts;
+
+    for (i = 0; i < kmcf->backends.nelts; i++) {
+        tb = &backend[i];
+
+        if (tb->peers == NULL || tb->tls == NGX_HTTP_KEDGE_TLS_OFF) {
+            continue;
+        }
+
+        for (j = 0; j < kmcf->backends.nelts; j++) {
+            ob = &backend[j];
+
+            if (j == i || ob->peers == NULL
+                || (ob->tls == tb->tls
+                    && ob->tls_name.len == tb->tls_name.len
+                    && ngx_strncmp(ob->tls_name.data, tb->tls_name.data,
+                                   tb->tls_name.len) == 0))
+            {
+                continue;
+            }
+
+            for (k = 0; k < tb->peers->naddrs; k++) {
+                a = &tb->peers->addrs[k];
+
+                for (l = 0; l < ob->peers->naddrs; l++) {
+                    b = &ob->peers->addrs[l];
+
+                    if (ngx_cmp_sockaddr(a->sockaddr, a->socklen,
+                                         b->sockaddr, b->socklen, 1)
+                        == NGX_OK)
+                    {
+                        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                                      "endpoint %V of backend \"%V\" in "
+                                      "%s:%ui is dialed another way by "
+                                      "backend \"%V\" in %s:%ui: "
+                                      "different \"tls=\" or \"tls_name=\" "
+                                      "cannot share kept-alive connections",
+                                      &a->name, &tb->name, tb->file, tb->line,
+                                      &ob->name, ob->file, ob->line);
+                        return NGX_ERROR;
+                    }
+                }
+            }
+        }
     }
 
     return NGX_OK;

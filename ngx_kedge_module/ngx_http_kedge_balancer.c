@@ -144,6 +144,15 @@ ngx_http_kedge_balancer_check(ngx_conf_t *cf,
 }
 
 
+/* another balancer, "keepalive", wraps this one in that upstream */
+
+ngx_uint_t
+ngx_http_kedge_balancer_wrapped(ngx_http_upstream_srv_conf_t *uscf)
+{
+    return uscf->peer.init_upstream != ngx_http_kedge_balancer_init_upstream;
+}
+
+
 static ngx_int_t
 ngx_http_kedge_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)

@@ -221,6 +221,8 @@ char *ngx_http_kedge_kubernetes_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_kedge_backends_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_backends_tls_check(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
 ngx_int_t ngx_http_kedge_backends_start(ngx_cycle_t *cycle,
     ngx_http_kedge_main_conf_t *kmcf);
 ngx_kedge_peers_t *ngx_http_kedge_backend_peers(ngx_http_request_t *r,
@@ -253,6 +255,7 @@ char *ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 void ngx_http_kedge_balancer_adopt(ngx_http_upstream_srv_conf_t *uscf);
 ngx_int_t ngx_http_kedge_balancer_check(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf);
+ngx_uint_t ngx_http_kedge_balancer_wrapped(ngx_http_upstream_srv_conf_t *uscf);
 
 
 #endif /* _NGX_HTTP_KEDGE_MODULE_H_INCLUDED_ */

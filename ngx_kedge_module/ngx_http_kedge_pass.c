@@ -534,6 +534,12 @@ ngx_http_kedge_pass_init(ngx_conf_t *cf)
         }
     }
 
+    for (i = 0; i < kmcf->passes.nelts; i++) {
+        if (ngx_http_kedge_balancer_wrapped(ref[i].uscf)) {
+            return ngx_http_kedge_backends_tls_check(cf, kmcf);
+        }
+    }
+
     return NGX_OK;
 }
 

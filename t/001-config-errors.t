@@ -343,7 +343,7 @@ X-Kedge-Error-Type: no-route
 === TEST 37: kedge_pass without an upstream block adopts the implicit one
 --- http_config
     kedge_backend alpha endpoints=127.0.0.1:$TEST_NGINX_A_PORT;
-    kedge_backend beta endpoints=127.0.0.1:$TEST_NGINX_A_PORT tls=insecure;
+    kedge_backend beta endpoints=127.0.0.1:1 tls=insecure;
     kedge_http_route backend=alpha path=/plain;
     kedge_http_route backend=beta path=/tls;
     server {
@@ -448,3 +448,16 @@ qr/\[emerg\] .*"kedge_kubernetes" without a URL needs KUBERNETES_SERVICE_HOST an
     kedge_kubernetes https://127.0.0.1:1 max_size=1k;
 --- error_log eval
 qr/\[emerg\] .*invalid parameter "max_size=1k" in "kedge_kubernetes" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 49: one endpoint dialed with TLS and another way, with keepalive
+--- http_config
+    kedge_backend secure endpoints=127.0.0.1:8443 tls=on tls_name=a.internal;
+    kedge_backend loose endpoints=127.0.0.1:8443 tls=insecure;
+    upstream kedge {
+        kedge_balancer;
+        keepalive 4;
+    }
+--- error_log eval
+qr/\[emerg\] .*endpoint 127\.0\.0\.1:8443 of backend "secure" in \S+nginx\.conf:\d+ is dialed another way by backend "loose" in \S+nginx\.conf:\d+/
