@@ -519,6 +519,8 @@ ngx_kedge_k8s_frames(ngx_kedge_k8s_watch_t *w)
         }
 
         if (ev == NGX_KEDGE_K8S_EVENT_ERROR) {
+            /* a bad event: list again, after the back-off */
+            w->watching = 0;
             goto failed;
         }
 
@@ -606,17 +608,20 @@ ngx_kedge_k8s_event(ngx_kedge_k8s_watch_t *w, u_char *data, size_t len,
                                                                 u->raw.data);
 
     if (slice == NULL || slice->metadata == NULL
-        || slice->metadata->resourceversion == NULL
-        || ngx_kedge_k8s_set_rv(w, slice->metadata->resourceversion)
-           != NGX_OK)
+        || slice->metadata->resourceversion == NULL)
     {
         *err = "malformed EndpointSlice in a WatchEvent";
         goto unknown;
     }
 
+    /*
+     * the resourceVersion moves only once the event is applied: a watch
+     * that fails on an event starts again before it, by a new list
+     */
+
     if (ngx_strcmp(ev->type, "BOOKMARK") == 0) {
         rc = NGX_KEDGE_K8S_EVENT_OK;
-        goto unknown;
+        goto applied;
     }
 
     if (slice->metadata->name == NULL) {
@@ -628,7 +633,7 @@ ngx_kedge_k8s_event(ngx_kedge_k8s_watch_t *w, u_char *data, size_t len,
         ngx_kedge_k8s_replace(w, NULL, (u_char *) slice->metadata->name,
                               ngx_strlen(slice->metadata->name));
         rc = NGX_KEDGE_K8S_EVENT_OK;
-        goto unknown;
+        goto applied;
     }
 
     if (ngx_strcmp(ev->type, "ADDED") != 0
@@ -645,6 +650,15 @@ ngx_kedge_k8s_event(ngx_kedge_k8s_watch_t *w, u_char *data, size_t len,
 
     ngx_kedge_k8s_replace(w, entry, entry->name, entry->name_len);
     rc = NGX_KEDGE_K8S_EVENT_OK;
+
+applied:
+
+    if (ngx_kedge_k8s_set_rv(w, slice->metadata->resourceversion)
+        != NGX_OK)
+    {
+        *err = "invalid resourceVersion in a WatchEvent";
+        rc = NGX_KEDGE_K8S_EVENT_ERROR;
+    }
 
 unknown:
 

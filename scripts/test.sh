@@ -43,3 +43,8 @@ if [ $# -eq 0 ]; then
 fi
 
 prove -I t/lib -r "$@"
+
+# the fuzz target of the Kubernetes decoder: the corpus, then 30 s
+if [ "${*: -1}" = t/ ]; then
+    scripts/fuzz.sh "${KEDGE_FUZZ_SECONDS:-30}"
+fi
