@@ -215,6 +215,14 @@ ngx_kedge_store_adopt(ngx_kedge_store_t *store)
         return;
     }
 
+    /*
+     * nginx unmaps the old zone once the new configuration is up: in a
+     * process that goes on with both (no master, a reload), whatever the
+     * old configuration still runs must leave it alone
+     */
+
+    old->retired = 1;
+
     ngx_shmtx_lock(&old->shpool->mutex);
 
     for (j = 0; j < store->sh->nbackends; j++) {
@@ -281,6 +289,10 @@ ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_uint_t                  i, n, state;
     ngx_kedge_store_addr_t     *sa, *old;
     ngx_kedge_store_backend_t  *b;
+
+    if (store->retired) {
+        return NGX_OK;
+    }
 
     b = &store->sh->backends[index];
 
@@ -379,6 +391,10 @@ ngx_kedge_store_failed(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_uint_t                  state, naddrs;
     ngx_kedge_store_backend_t  *b;
 
+    if (store->retired) {
+        return;
+    }
+
     b = &store->sh->backends[index];
 
     ngx_shmtx_lock(&store->shpool->mutex);
@@ -455,8 +471,19 @@ ngx_kedge_store_peers(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_kedge_store_addr_t     *sa;
     ngx_kedge_store_backend_t  *b;
 
-    b = &store->sh->backends[index];
     local = store->local[index];
+
+    if (store->retired) {
+        /* what this worker copied last, if anything */
+
+        if (local) {
+            local->refs++;
+        }
+
+        return local;
+    }
+
+    b = &store->sh->backends[index];
 
     generation = b->generation;
 
@@ -554,6 +581,10 @@ ngx_kedge_store_set_aside(ngx_kedge_store_t *store, struct sockaddr *sockaddr,
     ngx_msec_int_t            oldest;
     ngx_kedge_store_aside_t  *a;
 
+    if (store->retired) {
+        return;
+    }
+
     a = store->sh->aside;
 
     ngx_shmtx_lock(&store->shpool->mutex);
@@ -602,7 +633,9 @@ ngx_kedge_store_is_aside(ngx_kedge_store_t *store, struct sockaddr *sockaddr,
     ngx_uint_t                i;
     ngx_kedge_store_aside_t  *a;
 
-    if (store->aside_generation != store->sh->aside_generation) {
+    if (!store->retired
+        && store->aside_generation != store->sh->aside_generation)
+    {
         ngx_shmtx_lock(&store->shpool->mutex);
 
         store->aside_used = store->sh->aside_used;

@@ -85,6 +85,9 @@ typedef struct {
     ngx_array_t                     names;       /* ngx_str_t */
     ngx_pool_t                     *pool;        /* the configuration's */
 
+    /* a newer configuration took over: its zone may be unmapped already */
+    ngx_uint_t                      retired;
+
     /* worker-local: the current copy of each backend, of the set-aside */
     ngx_kedge_peers_t             **local;
     ngx_uint_t                      aside_generation;

@@ -206,3 +206,21 @@ curl -s -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/_ready
 --- response_body
 ready
 200
+
+
+
+=== TEST 9: without a master, a reload does not crash (the old fetcher retires)
+# (nginx itself answers no request after such a reload; only the process's
+# survival is checked: the old cycle's resolver keeps firing for seconds)
+--- http_config
+    kedge_backend two host=two.kedge.test:$TEST_NGINX_B_PORT;
+    kedge_http_route backend=two;
+--- exec
+sleep 0.5
+curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+kill -HUP $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid)
+sleep 3
+kill -0 $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid) && echo alive
+--- response_body
+200
+alive
