@@ -699,7 +699,7 @@ ngx_http_kedge_set_header(ngx_http_request_t *r, char *name,
 static ngx_int_t
 ngx_http_kedge_header_filter(ngx_http_request_t *r)
 {
-    ngx_str_t              message;
+    ngx_str_t              message, status;
     ngx_http_kedge_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
@@ -716,6 +716,37 @@ ngx_http_kedge_header_filter(ngx_http_request_t *r)
                != NGX_OK)
         {
             return NGX_ERROR;
+        }
+
+        /*
+         * a gRPC client gets nginx's 502 as a Trailers-Only reply, as
+         * kedge answers: UNAVAILABLE; the error page body goes away
+         */
+
+        if (ctx->req.grpc && r->headers_out.status == NGX_HTTP_BAD_GATEWAY) {
+            ngx_str_set(&status, "14");
+
+            if (ngx_http_kedge_set_header(r, "grpc-status", &status)
+                != NGX_OK
+                || ngx_http_kedge_set_header(r, "grpc-message", &message)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            r->headers_out.status = NGX_HTTP_OK;
+            ngx_str_set(&r->headers_out.content_type, "application/grpc");
+            r->headers_out.content_type_len =
+                                          r->headers_out.content_type.len;
+            r->headers_out.content_type_lowcase = NULL;
+            r->headers_out.content_length_n = -1;
+
+            if (r->headers_out.content_length) {
+                r->headers_out.content_length->hash = 0;
+                r->headers_out.content_length = NULL;
+            }
+
+            r->header_only = 1;
         }
     }
 

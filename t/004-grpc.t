@@ -321,3 +321,21 @@ client: 200
 expired: 400
 stranger: 400
 none: 400
+
+
+
+=== TEST 20: no endpoint answers: UNAVAILABLE, as a Trailers-Only reply
+--- http_config
+    kedge_backend dead endpoints=127.0.0.1:1 protocol=grpc;
+    kedge_grpc_route backend=dead;
+--- exec
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority d.example.com
+curl -s -D - -o /dev/null --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H 'Host: d.example.com' --data-binary '' http://127.0.0.1:$TEST_NGINX_H2C_PORT/kedge.test.Echo/Unary | tr -d '\r' | sed 's/ *$//' | grep -iE '^(HTTP|grpc|x-kedge|content-type)' | sort
+--- response_body
+status=UNAVAILABLE code=14 message=no connection to all resolved addresses
+HTTP/2 200
+content-type: application/grpc
+grpc-message: no connection to all resolved addresses
+grpc-status: 14
+x-kedge-error-type: no-connection-to-all-resolved-addresses
+x-kedge-error: no connection to all resolved addresses
