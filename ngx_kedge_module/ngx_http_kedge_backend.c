@@ -407,34 +407,22 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 
     for (i = 0; i < kmcf->backends.nelts; i++) {
 
-        if (backend[i].k8s) {
-            if (kmcf->k8s_api == NULL) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "backend \"%V\" in %s:%ui needs "
-                              "\"kedge_kubernetes\"",
-                              &backend[i].name, backend[i].file,
-                              backend[i].line);
-                return NGX_ERROR;
-            }
-
-            index = ngx_kedge_store_register(kmcf->store, &backend[i].name);
-            if (index == NGX_ERROR) {
-                return NGX_ERROR;
-            }
-
-            backend[i].index = index;
-            backend[i].k8s->index = index;
-            backend[i].k8s->store = kmcf->store;
-            backend[i].k8s->api = kmcf->k8s_api;
+        if (backend[i].source == NGX_HTTP_KEDGE_STATIC) {
             continue;
         }
 
-        if (backend[i].resolve == NULL) {
-            continue;
+        if (backend[i].k8s && kmcf->k8s_api == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "backend \"%V\" in %s:%ui needs "
+                          "\"kedge_kubernetes\"",
+                          &backend[i].name, backend[i].file,
+                          backend[i].line);
+            return NGX_ERROR;
         }
 
-        if (clcf->resolver == NULL
-            || clcf->resolver->connections.nelts == 0)
+        if (backend[i].resolve
+            && (clcf->resolver == NULL
+                || clcf->resolver->connections.nelts == 0))
         {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "backend \"%V\" in %s:%ui needs a \"resolver\" "
@@ -450,6 +438,14 @@ ngx_http_kedge_backends_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
         }
 
         backend[i].index = index;
+
+        if (backend[i].k8s) {
+            backend[i].k8s->index = index;
+            backend[i].k8s->store = kmcf->store;
+            backend[i].k8s->api = kmcf->k8s_api;
+            continue;
+        }
+
         backend[i].resolve->index = index;
         backend[i].resolve->store = kmcf->store;
         backend[i].resolve->resolver = clcf->resolver;
