@@ -263,10 +263,6 @@ ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     ngx_int_t               n;
     ngx_kedge_k8s_watch_t  *w;
 
-    if (backend->peers || backend->resolve || backend->k8s) {
-        return "has more than one source of endpoints";
-    }
-
     w = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_k8s_watch_t));
     if (w == NULL) {
         return NGX_CONF_ERROR;
@@ -647,6 +643,17 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 2; i < cf->args->nelts; i++) {
 
+        /* endpoints=, host=, srv=, k8s=: one source of endpoints */
+
+        if ((backend->peers || backend->resolve || backend->k8s)
+            && (ngx_strncmp(value[i].data, "endpoints=", 10) == 0
+                || ngx_strncmp(value[i].data, "host=", 5) == 0
+                || ngx_strncmp(value[i].data, "srv=", 4) == 0
+                || ngx_strncmp(value[i].data, "k8s=", 4) == 0))
+        {
+            return "has more than one source of endpoints";
+        }
+
         if (ngx_strncmp(value[i].data, "endpoints=", 10) == 0) {
             s.data = value[i].data + 10;
             s.len = value[i].len - 10;
@@ -809,10 +816,6 @@ ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
     ngx_addr_t   *addr;
     ngx_array_t  *endpoints;
 
-    if (backend->peers || backend->resolve || backend->k8s) {
-        return "has more than one source of endpoints";
-    }
-
     endpoints = ngx_array_create(cf->pool, 4, sizeof(ngx_addr_t));
     if (endpoints == NULL) {
         return NGX_CONF_ERROR;
@@ -885,10 +888,6 @@ ngx_http_kedge_backend_dns(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     ngx_int_t             n;
     ngx_str_t             s;
     ngx_kedge_resolve_t  *rs;
-
-    if (backend->peers || backend->resolve || backend->k8s) {
-        return "has more than one source of endpoints";
-    }
 
     rs = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_resolve_t));
     if (rs == NULL) {

@@ -18,8 +18,6 @@
 #include "ngx_kedge_k8s.h"
 
 
-#define NGX_KEDGE_K8S_MIN_BACKOFF     500
-#define NGX_KEDGE_K8S_MAX_BACKOFF     30000
 #define NGX_KEDGE_K8S_WATCH_SECONDS   290
 #define NGX_KEDGE_K8S_MAX_ENDPOINTS   65536
 
@@ -885,13 +883,7 @@ ngx_kedge_k8s_fail(ngx_kedge_k8s_watch_t *w, const char *what,
 
     ngx_kedge_store_failed(w->store, w->index, w->log);
 
-    w->backoff = w->backoff ? ngx_min(w->backoff * 2,
-                                      NGX_KEDGE_K8S_MAX_BACKOFF)
-                            : NGX_KEDGE_K8S_MIN_BACKOFF;
-
-    /* jitter: up to a quarter more */
-
-    delay = w->backoff + (ngx_msec_t) ngx_random() % (w->backoff / 4 + 1);
+    delay = ngx_kedge_store_backoff(&w->backoff);
 
     ngx_kedge_k8s_schedule(w, delay);
 }

@@ -14,8 +14,6 @@
 #include "ngx_kedge_resolve.h"
 
 
-#define NGX_KEDGE_RESOLVE_MIN_BACKOFF   500
-#define NGX_KEDGE_RESOLVE_MAX_BACKOFF   30000
 #define NGX_KEDGE_RESOLVE_MAX_VALID     300
 
 
@@ -269,13 +267,7 @@ ngx_kedge_resolve_retry(ngx_kedge_resolve_t *rs, ngx_log_t *log)
 {
     ngx_msec_t  delay;
 
-    rs->backoff = rs->backoff ? ngx_min(rs->backoff * 2,
-                                        NGX_KEDGE_RESOLVE_MAX_BACKOFF)
-                              : NGX_KEDGE_RESOLVE_MIN_BACKOFF;
-
-    /* jitter: up to a quarter more, so fetchers do not march in step */
-
-    delay = rs->backoff + (ngx_msec_t) ngx_random() % (rs->backoff / 4 + 1);
+    delay = ngx_kedge_store_backoff(&rs->backoff);
 
     ngx_log_debug3(NGX_LOG_DEBUG_CORE, log, 0,
                    "kedge: resolving \"%V\" of backend \"%V\" again in %M",

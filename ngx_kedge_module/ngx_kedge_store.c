@@ -416,6 +416,21 @@ ngx_kedge_store_failed(ngx_kedge_store_t *store, ngx_uint_t index,
 }
 
 
+/*
+ * When a fetcher tries again after failed syncs: 0.5 s doubling to 30 s,
+ * plus up to a quarter of jitter so that fetchers do not march in step.
+ * A successful sync resets *backoff to 0.
+ */
+
+ngx_msec_t
+ngx_kedge_store_backoff(ngx_msec_t *backoff)
+{
+    *backoff = *backoff ? ngx_min(*backoff * 2, 30000) : 500;
+
+    return *backoff + (ngx_msec_t) ngx_random() % (*backoff / 4 + 1);
+}
+
+
 static ngx_int_t
 ngx_kedge_store_cmp_addrs(const void *one, const void *two)
 {

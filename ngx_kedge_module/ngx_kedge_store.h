@@ -105,6 +105,7 @@ ngx_int_t ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_addr_t *addrs, ngx_uint_t naddrs, ngx_log_t *log);
 void ngx_kedge_store_failed(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_log_t *log);
+ngx_msec_t ngx_kedge_store_backoff(ngx_msec_t *backoff);
 
 ngx_kedge_peers_t *ngx_kedge_store_peers(ngx_kedge_store_t *store,
     ngx_uint_t index, ngx_log_t *log);

@@ -3,53 +3,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use Test::Kedge::Exec;
-use Test::Kedge::Peers;
-
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
-$ENV{TEST_NGINX_DNS_PORT} ||= $port + 140;
-$ENV{TEST_NGINX_B_PORT} ||= $port + 141;
-$ENV{TEST_NGINX_B2_PORT} ||= $port + 142;
-
-# every block has names of its own: a block that changes its answers
-# changes nothing for the others
-dns_server(port => $ENV{TEST_NGINX_DNS_PORT}, ttl => 1,
-           hosts => join("", map { "$_\n" }
-               "127.0.0.2 two.kedge.test", "127.0.0.3 two.kedge.test",
-               "127.0.0.2 change.kedge.test",
-               "127.0.0.2 stale.kedge.test",
-               "127.0.0.2 workers.kedge.test", "127.0.0.3 workers.kedge.test",
-               "127.0.0.2 reload.kedge.test",
-               "127.0.0.2 web.kedge.test", "127.0.0.3 web.kedge.test",
-               "127.0.0.4 empty.kedge.test"),
-           srv => ["_http._tcp.svc.kedge.test,web.kedge.test,$ENV{TEST_NGINX_B2_PORT}"]);
-
-our $Common = <<'_EOC_';
-    resolver 127.0.0.1:$TEST_NGINX_DNS_PORT ipv6=off;
-    kedge_zone kedge 1m;
-
-    upstream kedge {
-        kedge_balancer;
-        keepalive 8;
-    }
-
-    # the endpoints: 127.0.0.2 and 127.0.0.3, all on loopback
-    server {
-        listen 127.0.0.2:$TEST_NGINX_B_PORT;
-        listen 127.0.0.3:$TEST_NGINX_B_PORT;
-        listen 127.0.0.2:$TEST_NGINX_B2_PORT;
-        listen 127.0.0.3:$TEST_NGINX_B2_PORT;
-        return 200 "$server_addr:$server_port\n";
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("http_config", $Common . ($block->http_config // ''));
-    $block->set_value("config", "location / { kedge_pass; }")
-        unless defined $block->config;
-    $block->set_value("timeout", 20) unless defined $block->timeout;
-});
+use Test::Kedge::DnsSuite;
 
 master_on();
 workers(2);
