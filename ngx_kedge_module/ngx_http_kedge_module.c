@@ -35,6 +35,15 @@ ngx_str_t  ngx_http_kedge_error_types[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_kedge_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_kedge_commands[] = {
 
     { ngx_string("kedge_zone"),
@@ -99,6 +108,48 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("kedge_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kedge_auth_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_oidc_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_oidc_issuer_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_oidc"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_oidc_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_bearer_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_kedge_bearer_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_client_cert"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_client_cert_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_auth_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kedge_loc_conf_t, auth_log),
+      &ngx_http_kedge_log_levels },
 
     { ngx_string("kedge_balancer"),
       NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
@@ -180,6 +231,13 @@ ngx_http_kedge_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&kmcf->issuers, cf->pool, 1,
+                       sizeof(ngx_kedge_oidc_issuer_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return kmcf;
 }
 
@@ -210,6 +268,8 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    ngx_http_kedge_auth_create_conf(klcf);
+
     return klcf;
 }
 
@@ -217,14 +277,25 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_kedge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
-    return ngx_http_kedge_pass_merge(cf, parent, child);
+    char  *rv;
+
+    rv = ngx_http_kedge_pass_merge(cf, parent, child);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_kedge_auth_merge(cf, parent, child);
 }
 
 
 static ngx_int_t
 ngx_http_kedge_preconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_kedge_add_variables(cf);
+    if (ngx_http_kedge_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_kedge_auth_add_variables(cf);
 }
 
 
@@ -240,6 +311,10 @@ ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_kedge_router_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_auth_init(cf, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -271,5 +346,9 @@ ngx_http_kedge_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_kedge_backends_start(cycle, kmcf);
+    if (ngx_http_kedge_backends_start(cycle, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_kedge_auth_start(cycle, kmcf);
 }

@@ -16,6 +16,7 @@
 #include "ngx_kedge_store.h"
 #include "ngx_kedge_resolve.h"
 #include "ngx_kedge_k8s_client.h"
+#include "ngx_kedge_oidc.h"
 
 
 #define NGX_HTTP_KEDGE_VERSION            "0.1.0"
@@ -38,6 +39,20 @@
 #define NGX_HTTP_KEDGE_HOST               1
 #define NGX_HTTP_KEDGE_SRV                2
 #define NGX_HTTP_KEDGE_K8S                3
+
+
+/* what a request must show: kedge_auth, a route's auth= */
+#define NGX_HTTP_KEDGE_AUTH_OFF           0
+#define NGX_HTTP_KEDGE_AUTH_CERT          1
+#define NGX_HTTP_KEDGE_AUTH_TOKEN         2
+#define NGX_HTTP_KEDGE_AUTH_EITHER        3
+#define NGX_HTTP_KEDGE_AUTH_BOTH          4
+
+
+/* what a client certificate rule looks at */
+#define NGX_HTTP_KEDGE_CERT_DNS           0
+#define NGX_HTTP_KEDGE_CERT_URI           1
+#define NGX_HTTP_KEDGE_CERT_CN            2
 
 
 #define NGX_HTTP_KEDGE_MODE_ANY           0
@@ -98,6 +113,15 @@ typedef struct {
 } ngx_http_kedge_glob_t;
 
 
+/* one identity a client certificate may have, compiled */
+typedef struct {
+    ngx_uint_t                      type;          /* NGX_HTTP_KEDGE_CERT_* */
+    ngx_str_t                       pattern;       /* DNS: lower-cased */
+    unsigned                        label:1;       /* "*.": one DNS label */
+    unsigned                        prefix:1;      /* a trailing "*" */
+} ngx_http_kedge_cert_rule_t;
+
+
 typedef struct {
     ngx_uint_t                      id;            /* 1-based, per table */
     ngx_uint_t                      protocol;
@@ -114,6 +138,10 @@ typedef struct {
     ngx_array_t                     headers;
 
     ngx_uint_t                      proxy_mode;
+
+    /* on top of the location's kedge_auth: auth=, cert_*= */
+    ngx_uint_t                      auth;
+    ngx_array_t                    *cert_rules;
 
     u_char                         *file;
     ngx_uint_t                      line;
@@ -152,6 +180,7 @@ typedef struct {
     ngx_uint_t                      k8s_api_line;
     ngx_http_kedge_route_table_t    http;
     ngx_http_kedge_route_table_t    grpc;
+    ngx_array_t                     issuers;  /* ngx_kedge_oidc_issuer_t * */
 } ngx_http_kedge_main_conf_t;
 
 
@@ -172,9 +201,28 @@ typedef struct {
 } ngx_http_kedge_srv_conf_t;
 
 
+/* kedge_bearer_token: only its digest is kept */
+typedef struct {
+    u_char                          digest[32];
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_kedge_bearer_t;
+
+
 typedef struct {
     ngx_flag_t                      pass;
     ngx_http_kedge_flavour_t        flavours[NGX_HTTP_KEDGE_TLS_MODES];
+
+    ngx_uint_t                      auth;          /* as written */
+    ngx_uint_t                      policy;        /* in effect */
+    ngx_array_t                    *cert_rules;
+    ngx_kedge_oidc_policy_t        *oidc;
+    ngx_http_kedge_bearer_t        *bearer;
+    ngx_uint_t                      auth_log;
+    u_char                         *oidc_file;
+    ngx_uint_t                      oidc_line;
+    u_char                         *auth_file;
+    ngx_uint_t                      auth_line;
 } ngx_http_kedge_loc_conf_t;
 
 
@@ -188,8 +236,25 @@ typedef struct {
 } ngx_http_kedge_request_t;
 
 
+/* what the authorizer found out about a request */
+typedef struct {
+    ngx_int_t                       token;         /* once checked */
+    const char                     *cert_reason;
+    const char                     *token_reason;
+    ngx_str_t                       subject;       /* the token's "sub" */
+    ngx_uint_t                      method;        /* NGX_HTTP_KEDGE_AUTH_* */
+    ngx_uint_t                      attempts;      /* the issuer's, waiting */
+    ngx_msec_t                      wait_until;
+    unsigned                        token_checked:1;
+    unsigned                        waited:1;
+    unsigned                        done:1;
+} ngx_http_kedge_auth_t;
+
+
 typedef struct {
     ngx_http_kedge_request_t        req;
+    ngx_uint_t                      routed;
+    ngx_http_kedge_auth_t           auth;
     ngx_http_kedge_route_t         *route;
     ngx_http_kedge_backend_t       *backend;
     ngx_kedge_peers_t              *peers;
@@ -235,6 +300,7 @@ char *ngx_http_kedge_grpc_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_kedge_router_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);
+ngx_http_kedge_ctx_t *ngx_http_kedge_ctx(ngx_http_request_t *r);
 ngx_http_kedge_ctx_t *ngx_http_kedge_route(ngx_http_request_t *r);
 
 /* ngx_http_kedge_pass.c */
@@ -244,6 +310,30 @@ ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
 char *ngx_http_kedge_pass_merge(ngx_conf_t *cf,
     ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);
 ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_error(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
+
+/* ngx_http_kedge_auth.c */
+char *ngx_http_kedge_auth_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_oidc_issuer_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_kedge_oidc_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_bearer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_client_cert_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_kedge_auth_route_param(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_kedge_route_t *route, ngx_str_t *value);
+void ngx_http_kedge_auth_create_conf(ngx_http_kedge_loc_conf_t *klcf);
+char *ngx_http_kedge_auth_merge(ngx_conf_t *cf,
+    ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);
+ngx_int_t ngx_http_kedge_auth_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_auth_start(ngx_cycle_t *cycle,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_auth_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_kedge_ops.c */
 char *ngx_http_kedge_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,

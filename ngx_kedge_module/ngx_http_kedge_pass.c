@@ -30,8 +30,6 @@ static char *ngx_http_kedge_conf_command(ngx_conf_t *cf, void **loc_conf,
 static ngx_int_t ngx_http_kedge_url(ngx_conf_t *cf, char *scheme,
     ngx_str_t *upstream, ngx_str_t *url);
 static ngx_int_t ngx_http_kedge_pass_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_kedge_error(ngx_http_request_t *r,
-    ngx_http_kedge_ctx_t *ctx);
 static ngx_int_t ngx_http_kedge_set_header(ngx_http_request_t *r,
     char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_kedge_header_filter(ngx_http_request_t *r);
@@ -156,9 +154,30 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    /* for gRPC a "Host" replaces the :authority of the grpc_pass URL */
+    /*
+     * the credentials presented to kedge are kedge's, for HTTP and gRPC
+     * alike: an empty value drops the header (the authorizer removes it
+     * from the request too); the backend's own Authorization passes
+     */
+
+    ngx_str_set(&argv[1], "Proxy-Authorization");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_proxy_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
 
     ngx_str_set(&argv[0], "grpc_set_header");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_grpc_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* for gRPC a "Host" replaces the :authority of the grpc_pass URL */
+
     ngx_str_set(&argv[1], "Host");
     ngx_str_set(&argv[2], "$kedge_authority");
 
@@ -586,7 +605,7 @@ ngx_http_kedge_pass_handler(ngx_http_request_t *r)
 
 /* kedge's own refusals: an HTTP status, or a gRPC Trailers-Only reply */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_kedge_error(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 {
     ngx_int_t     rc;
@@ -595,6 +614,12 @@ ngx_http_kedge_error(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
     ngx_chain_t   out;
 
     switch (ctx->error) {
+
+    case NGX_HTTP_KEDGE_ERR_UNAUTHORIZED:
+        ngx_str_set(&message, "Unauthorized");
+        ngx_str_set(&status, "16");
+        r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
+        break;
 
     case NGX_HTTP_KEDGE_ERR_NO_ROUTE:
         ngx_str_set(&message, "unknown route to service");
@@ -615,10 +640,14 @@ ngx_http_kedge_error(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
         break;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "kedge: %V (%V) for \"%V\" port %d",
-                  &message, &ngx_http_kedge_error_types[ctx->error],
-                  &ctx->req.host, (int) ctx->req.port);
+    /* the authorizer logged its refusal, at its own level */
+
+    if (ctx->error != NGX_HTTP_KEDGE_ERR_UNAUTHORIZED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kedge: %V (%V) for \"%V\" port %d",
+                      &message, &ngx_http_kedge_error_types[ctx->error],
+                      &ctx->req.host, (int) ctx->req.port);
+    }
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {

@@ -205,6 +205,16 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        n = ngx_http_kedge_auth_route_param(cf, cmd, route, &arg);
+
+        if (n == NGX_OK) {
+            continue;
+        }
+
+        if (n == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in \"%V\" directive",
                            &arg, &cmd->name);
@@ -501,11 +511,12 @@ ngx_http_kedge_route_list(ngx_conf_t *cf,
 }
 
 
+/* the request's context: what it says of itself, not routed yet */
+
 ngx_http_kedge_ctx_t *
-ngx_http_kedge_route(ngx_http_request_t *r)
+ngx_http_kedge_ctx(ngx_http_request_t *r)
 {
-    ngx_http_kedge_ctx_t        *ctx;
-    ngx_http_kedge_main_conf_t  *kmcf;
+    ngx_http_kedge_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
     if (ctx) {
@@ -519,9 +530,28 @@ ngx_http_kedge_route(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_kedge_module);
 
-    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kedge_module);
-
     ngx_http_kedge_request_init(r, &ctx->req);
+
+    return ctx;
+}
+
+
+/* the route of a request, found once: by the authorizer, or kedge_pass */
+
+ngx_http_kedge_ctx_t *
+ngx_http_kedge_route(ngx_http_request_t *r)
+{
+    ngx_http_kedge_ctx_t        *ctx;
+    ngx_http_kedge_main_conf_t  *kmcf;
+
+    ctx = ngx_http_kedge_ctx(r);
+    if (ctx == NULL || ctx->routed) {
+        return ctx;
+    }
+
+    ctx->routed = 1;
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kedge_module);
 
     ctx->route = ngx_http_kedge_route_find(r, ctx->req.grpc ? &kmcf->grpc
                                                             : &kmcf->http,

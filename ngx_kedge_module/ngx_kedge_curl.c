@@ -121,6 +121,7 @@ static void ngx_kedge_curl_finalize(ngx_kedge_curl_xfer_t *x,
     CURLcode code);
 static void ngx_kedge_curl_error(ngx_kedge_curl_xfer_t *x,
     ngx_kedge_http_t *h, CURLcode code);
+static time_t ngx_kedge_curl_max_age(CURL *easy);
 static size_t ngx_kedge_curl_write(char *ptr, size_t size, size_t nmemb,
     void *userdata);
 static void ngx_kedge_curl_free(ngx_kedge_curl_xfer_t *x);
@@ -310,6 +311,7 @@ ngx_kedge_http_start(ngx_kedge_curl_t *c, ngx_kedge_http_t *h)
 
     h->status = 0;
     h->received = 0;
+    h->max_age = -1;
     h->xfer = NULL;
     h->error.data = h->error_buf;
     h->error.len = 0;
@@ -993,6 +995,7 @@ ngx_kedge_curl_finalize(ngx_kedge_curl_xfer_t *x, CURLcode code)
     }
 
     h->status = status;
+    h->max_age = ngx_kedge_curl_max_age(easy);
 
     if (code == CURLE_OK) {
         rc = NGX_OK;
@@ -1017,6 +1020,48 @@ ngx_kedge_curl_finalize(ngx_kedge_curl_xfer_t *x, CURLcode code)
 
     h->xfer = NULL;
     h->done(h, rc);
+}
+
+
+/* what Cache-Control says of the response's freshness */
+
+static time_t
+ngx_kedge_curl_max_age(CURL *easy)
+{
+    u_char             *p, *last;
+    time_t              age;
+    struct curl_header *hdr;
+
+    if (curl_easy_header(easy, "Cache-Control", 0, CURLH_HEADER, -1, &hdr)
+        != CURLHE_OK)
+    {
+        return -1;
+    }
+
+    p = (u_char *) hdr->value;
+    last = p + ngx_strlen(p);
+
+    if (ngx_strlcasestrn(p, last, (u_char *) "no-store", 8 - 1)
+        || ngx_strlcasestrn(p, last, (u_char *) "no-cache", 8 - 1))
+    {
+        return 0;
+    }
+
+    p = ngx_strlcasestrn(p, last, (u_char *) "max-age=", 8 - 1);
+
+    if (p == NULL) {
+        return -1;
+    }
+
+    age = 0;
+
+    for (p += 8; p < last && *p >= '0' && *p <= '9'; p++) {
+        if (age < 100000000) {
+            age = age * 10 + (*p - '0');
+        }
+    }
+
+    return age;
 }
 
 

@@ -74,6 +74,9 @@ struct ngx_kedge_http_s {
     ngx_str_t                       error;        /* valid until h is
                                                      started again */
     size_t                          received;     /* body bytes */
+    time_t                          max_age;      /* Cache-Control:
+                                                     seconds, 0 for no-store
+                                                     or no-cache, -1: none */
 
     /* private */
     ngx_kedge_curl_xfer_t          *xfer;

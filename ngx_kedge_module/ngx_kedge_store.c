@@ -51,7 +51,10 @@ ngx_kedge_store_create(ngx_conf_t *cf, ngx_str_t *name, size_t size,
     store->pool = cf->pool;
 
     if (ngx_array_init(&store->names, cf->pool, 8, sizeof(ngx_str_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&store->issuer_urls, cf->pool, 1,
+                          sizeof(ngx_str_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -146,6 +149,10 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 &shm_zone->shm.name);
 
     store->shpool->log_nomem = 0;
+
+    if (ngx_kedge_store_keys_init(store) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* the worker-local copies, freed with this configuration */
 
@@ -251,6 +258,8 @@ ngx_kedge_store_adopt(ngx_kedge_store_t *store)
             break;
         }
     }
+
+    ngx_kedge_store_keys_adopt(store, old);
 
     ngx_shmtx_unlock(&old->shpool->mutex);
 }

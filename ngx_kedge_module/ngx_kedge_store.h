@@ -14,6 +14,8 @@
 
 
 #define NGX_KEDGE_STORE_NAME_LEN   64
+#define NGX_KEDGE_STORE_URL_LEN    512
+#define NGX_KEDGE_STORE_DIGEST_LEN 32
 
 /* endpoints set aside after a failed connect, at most this many at once */
 #define NGX_KEDGE_STORE_ASIDE      256
@@ -52,10 +54,49 @@ typedef struct {
 } ngx_kedge_store_aside_t;
 
 
+/* an OIDC issuer's keys in shared memory; written by the fetcher only */
+typedef struct {
+    ngx_atomic_t                    generation;  /* the key set changed */
+    ngx_atomic_t                    attempts;    /* fetches finished */
+    ngx_atomic_t                    refetch;     /* a worker asks for one */
+    time_t                          granted;     /* last refetch asked */
+    ngx_uint_t                      state;
+    time_t                          synced;      /* last successful fetch */
+    ngx_uint_t                      epoch;       /* moves when a key goes */
+    ngx_uint_t                      nkeys;
+    size_t                          jwks_len;
+    u_char                         *jwks;        /* slab: a JWK Set */
+    ngx_uint_t                      url_len;
+    u_char                          url[NGX_KEDGE_STORE_URL_LEN];
+} ngx_kedge_store_issuer_t;
+
+
+/* a verified token, by a digest of the token and of its policy */
+typedef struct {
+    ngx_rbtree_node_t               node;        /* key: digest bytes */
+    ngx_queue_t                     queue;       /* least recently used */
+    time_t                          expires;
+    ngx_uint_t                      issuer;
+    ngx_uint_t                      epoch;
+    u_char                          digest[NGX_KEDGE_STORE_DIGEST_LEN];
+    u_short                         sub_len;
+    u_char                          sub[1];
+} ngx_kedge_store_token_t;
+
+
 typedef struct {
     ngx_uint_t                      nbackends;
     ngx_kedge_store_backend_t      *backends;
     ngx_atomic_t                    nomem;       /* updates lost: zone full */
+
+    ngx_uint_t                      nissuers;
+    ngx_kedge_store_issuer_t       *issuers;
+
+    ngx_rbtree_t                    tokens;
+    ngx_rbtree_node_t               tokens_sentinel;
+    ngx_queue_t                     tokens_lru;
+    ngx_uint_t                      ntokens;
+    ngx_uint_t                      max_tokens;
 
     /* shared by every worker; copied by each when the generation moves */
     ngx_atomic_t                    aside_generation;
@@ -83,6 +124,7 @@ typedef struct {
     ngx_kedge_store_sh_t           *sh;
 
     ngx_array_t                     names;       /* ngx_str_t */
+    ngx_array_t                     issuer_urls; /* ngx_str_t */
     ngx_pool_t                     *pool;        /* the configuration's */
 
     /* a newer configuration took over: its zone may be unmapped already */
@@ -110,6 +152,26 @@ ngx_msec_t ngx_kedge_store_backoff(ngx_msec_t *backoff);
 ngx_kedge_peers_t *ngx_kedge_store_peers(ngx_kedge_store_t *store,
     ngx_uint_t index, ngx_log_t *log);
 void ngx_kedge_peers_release(ngx_kedge_peers_t *peers);
+
+/* ngx_kedge_store_keys.c: issuers' key sets, verified tokens */
+ngx_int_t ngx_kedge_store_register_issuer(ngx_kedge_store_t *store,
+    ngx_str_t *url);
+ngx_int_t ngx_kedge_store_keys_init(ngx_kedge_store_t *store);
+void ngx_kedge_store_keys_adopt(ngx_kedge_store_t *store,
+    ngx_kedge_store_t *old);
+ngx_int_t ngx_kedge_store_keys_update(ngx_kedge_store_t *store,
+    ngx_uint_t index, u_char *jwks, size_t len, ngx_uint_t nkeys,
+    ngx_uint_t removed, ngx_log_t *log);
+void ngx_kedge_store_keys_failed(ngx_kedge_store_t *store, ngx_uint_t index,
+    ngx_log_t *log);
+u_char *ngx_kedge_store_keys_copy(ngx_kedge_store_t *store, ngx_uint_t index,
+    size_t *len, ngx_uint_t *generation, ngx_log_t *log);
+ngx_uint_t ngx_kedge_store_keys_want(ngx_kedge_store_t *store,
+    ngx_uint_t index, time_t cooldown);
+ngx_int_t ngx_kedge_store_token_get(ngx_kedge_store_t *store, u_char *digest,
+    u_char *sub, size_t *sub_len);
+void ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
+    time_t expires, ngx_uint_t issuer, u_char *sub, size_t sub_len);
 
 void ngx_kedge_store_set_aside(ngx_kedge_store_t *store,
     struct sockaddr *sockaddr, socklen_t socklen, ngx_msec_t backoff);

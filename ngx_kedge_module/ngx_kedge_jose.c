@@ -1,0 +1,1039 @@
+
+/*
+ * Copyright (C) ngx_kedge_module authors
+ * Licensed under the Apache License, Version 2.0.
+ *
+ * cjose verifies signatures; everything around it is checked here first,
+ * because cjose alone takes the algorithm from the token, decodes lenient
+ * base64url, lets the last of two equal JSON members win and imports any
+ * key.  So, for a key set: signing keys only, RSA of 2048 bits or more
+ * with an odd exponent of 3 or more, EC on P-256/384/521 with exact
+ * coordinates, each bound to the algorithms that fit it (and to its own
+ * "alg", "use" and "key_ops"), no symmetric or private keys, no kid
+ * twice.  For a token: a size cap, exactly three non-empty segments of
+ * strict base64url, JSON objects without duplicate members, an allowed
+ * algorithm that fits the chosen key, the exact signature length, no
+ * "crit" and no "b64"; "jku", "x5u", "jwk" and "x5c" are never followed.
+ * Then the claims: "iss" exact, "aud" holding the client id, "exp"
+ * required, "nbf" and "iat" within the leeway, and the permissions claim
+ * a list of strings with one allowed.
+ */
+
+
+#include <string.h>
+#include <stdlib.h>
+#include <math.h>
+
+#include <jansson.h>
+#include <cjose/cjose.h>
+
+#include "ngx_kedge_jose.h"
+
+
+typedef struct {
+    char                      kid[NGX_KEDGE_JOSE_KID_LEN + 1];
+    int                       has_kid;
+    int                       dup;
+    unsigned                  algs;       /* what it may verify */
+    size_t                    sig_len;    /* exact */
+    cjose_jwk_t              *jwk;
+    json_t                   *src;        /* while parsing */
+} ngx_kedge_jwk_t;
+
+
+struct ngx_kedge_jwks_s {
+    size_t                    nkeys;
+    ngx_kedge_jwk_t           keys[NGX_KEDGE_JOSE_MAX_KEYS];
+};
+
+
+static const struct {
+    const char               *name;
+    unsigned                  alg;
+} ngx_kedge_jose_algs[] = {
+    { "RS256", NGX_KEDGE_JOSE_RS256 },
+    { "RS384", NGX_KEDGE_JOSE_RS384 },
+    { "RS512", NGX_KEDGE_JOSE_RS512 },
+    { "PS256", NGX_KEDGE_JOSE_PS256 },
+    { "PS384", NGX_KEDGE_JOSE_PS384 },
+    { "PS512", NGX_KEDGE_JOSE_PS512 },
+    { "ES256", NGX_KEDGE_JOSE_ES256 },
+    { "ES384", NGX_KEDGE_JOSE_ES384 },
+    { "ES512", NGX_KEDGE_JOSE_ES512 },
+    { NULL, 0 }
+};
+
+
+static const struct {
+    const char               *crv;
+    unsigned                  alg;
+    size_t                    coord;      /* bytes of x, of y */
+} ngx_kedge_jose_curves[] = {
+    { "P-256", NGX_KEDGE_JOSE_ES256, 32 },
+    { "P-384", NGX_KEDGE_JOSE_ES384, 48 },
+    { "P-521", NGX_KEDGE_JOSE_ES512, 66 },
+    { NULL, 0, 0 }
+};
+
+
+/* members that only a private or a symmetric key has */
+static const char  *ngx_kedge_jose_private[] = {
+    "d", "p", "q", "dp", "dq", "qi", "oth", "k", NULL
+};
+
+
+static const char *ngx_kedge_jwks_key(ngx_kedge_jwk_t *k, json_t *obj,
+    unsigned algs);
+static const char *ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj);
+static const char *ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj);
+static int ngx_kedge_jose_member(json_t *obj, const char *name,
+    uint8_t *out, size_t max, size_t *len);
+static json_t *ngx_kedge_jose_segment(const char *data, size_t len);
+static const char *ngx_kedge_jwt_header(json_t *hdr,
+    const ngx_kedge_jwt_policy_t *policy, unsigned *alg,
+    ngx_kedge_jwt_result_t *result);
+static const char *ngx_kedge_jwt_claims(json_t *claims,
+    const ngx_kedge_jwt_policy_t *policy, time_t now,
+    ngx_kedge_jwt_result_t *result);
+static int ngx_kedge_jose_numeric(json_t *claims, const char *name,
+    int64_t *value);
+
+
+unsigned
+ngx_kedge_jose_alg(const char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; ngx_kedge_jose_algs[i].name; i++) {
+        if (len == 5 && memcmp(ngx_kedge_jose_algs[i].name, name, 5) == 0) {
+            return ngx_kedge_jose_algs[i].alg;
+        }
+    }
+
+    return 0;
+}
+
+
+const char *
+ngx_kedge_jose_alg_name(unsigned alg)
+{
+    size_t  i;
+
+    for (i = 0; ngx_kedge_jose_algs[i].name; i++) {
+        if (ngx_kedge_jose_algs[i].alg == alg) {
+            return ngx_kedge_jose_algs[i].name;
+        }
+    }
+
+    return "?";
+}
+
+
+int
+ngx_kedge_jose_b64url_decode(const char *in, size_t len, uint8_t *out,
+    size_t *out_len)
+{
+    int            v;
+    size_t         i, n;
+    unsigned       bits;
+    uint32_t       acc;
+    unsigned char  c;
+
+    /* one character alone cannot carry a byte */
+
+    if (len % 4 == 1) {
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) in[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '-') {
+            v = 62;
+
+        } else if (c == '_') {
+            v = 63;
+
+        } else {
+            return NGX_KEDGE_JOSE_DENY;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (uint8_t) (acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+
+    /* the bits left over must be zero: one encoding per byte string */
+
+    if (acc != 0) {
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    *out_len = n;
+
+    return NGX_KEDGE_JOSE_OK;
+}
+
+
+ngx_kedge_jwks_t *
+ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
+    ngx_kedge_jwks_skip_pt skip, void *skip_data, char **json,
+    const char **err)
+{
+    size_t             i, j, n;
+    json_t            *root, *list, *obj, *kept, *doc;
+    const char        *why;
+    json_error_t       jerr;
+    ngx_kedge_jwk_t   *k;
+    ngx_kedge_jwks_t  *keys;
+
+    if (json) {
+        *json = NULL;
+    }
+
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        *err = "not JSON, or a member twice";
+        return NULL;
+    }
+
+    list = json_object_get(root, "keys");
+
+    if (!json_is_object(root) || !json_is_array(list)) {
+        json_decref(root);
+        *err = "not a JWK Set: no \"keys\" list";
+        return NULL;
+    }
+
+    keys = calloc(1, sizeof(ngx_kedge_jwks_t));
+    if (keys == NULL) {
+        json_decref(root);
+        *err = "out of memory";
+        return NULL;
+    }
+
+    json_array_foreach(list, i, obj) {
+
+        if (keys->nkeys == NGX_KEDGE_JOSE_MAX_KEYS) {
+            if (skip) {
+                skip(skip_data, "", "too many keys in the set");
+            }
+
+            break;
+        }
+
+        k = &keys->keys[keys->nkeys];
+
+        why = ngx_kedge_jwks_key(k, obj, algs);
+
+        if (why) {
+            if (k->jwk) {
+                cjose_jwk_release(k->jwk);
+            }
+
+            if (skip) {
+                skip(skip_data, k->kid, why);
+            }
+
+            memset(k, 0, sizeof(ngx_kedge_jwk_t));
+            continue;
+        }
+
+        k->src = obj;
+        keys->nkeys++;
+    }
+
+    /* a kid twice: which key is meant cannot be told, so neither */
+
+    for (i = 0; i < keys->nkeys; i++) {
+        for (j = i + 1; j < keys->nkeys; j++) {
+            if (keys->keys[i].has_kid && keys->keys[j].has_kid
+                && strcmp(keys->keys[i].kid, keys->keys[j].kid) == 0)
+            {
+                keys->keys[i].dup = 1;
+                keys->keys[j].dup = 1;
+            }
+        }
+    }
+
+    kept = json ? json_array() : NULL;
+
+    for (i = 0, n = 0; i < keys->nkeys; i++) {
+        k = &keys->keys[i];
+
+        if (k->dup) {
+            if (skip) {
+                skip(skip_data, k->kid, "its kid is in the set twice");
+            }
+
+            cjose_jwk_release(k->jwk);
+            continue;
+        }
+
+        if (kept && json_array_append(kept, k->src) != 0) {
+            json_decref(kept);
+            kept = NULL;
+        }
+
+        k->src = NULL;
+        keys->keys[n++] = *k;
+    }
+
+    keys->nkeys = n;
+
+    json_decref(root);
+
+    if (json == NULL) {
+        return keys;
+    }
+
+    doc = kept ? json_pack("{s:o}", "keys", kept) : NULL;
+
+    if (doc) {
+        *json = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(doc);
+    }
+
+    if (*json == NULL) {
+        ngx_kedge_jwks_free(keys);
+        *err = "out of memory";
+        return NULL;
+    }
+
+    return keys;
+}
+
+
+static const char *
+ngx_kedge_jwks_key(ngx_kedge_jwk_t *k, json_t *obj, unsigned algs)
+{
+    size_t          i, len;
+    json_t         *v, *op;
+    unsigned        alg;
+    const char     *kty, *why;
+    cjose_err       cerr;
+    cjose_jwk_kty_t type;
+
+    if (!json_is_object(obj)) {
+        return "not a JSON object";
+    }
+
+    v = json_object_get(obj, "kid");
+
+    if (v) {
+        if (!json_is_string(v)) {
+            return "its kid is not a string";
+        }
+
+        len = json_string_length(v);
+
+        if (len == 0 || len > NGX_KEDGE_JOSE_KID_LEN) {
+            return "its kid is empty or too long";
+        }
+
+        memcpy(k->kid, json_string_value(v), len);
+        k->kid[len] = '\0';
+        k->has_kid = 1;
+    }
+
+    v = json_object_get(obj, "use");
+
+    if (v && !(json_is_string(v) && strcmp(json_string_value(v), "sig") == 0))
+    {
+        return "not a signing key (\"use\")";
+    }
+
+    v = json_object_get(obj, "key_ops");
+
+    if (v) {
+        if (!json_is_array(v)) {
+            return "\"key_ops\" is not a list";
+        }
+
+        why = "\"key_ops\" lacks \"verify\"";
+
+        json_array_foreach(v, i, op) {
+            if (!json_is_string(op)) {
+                return "\"key_ops\" is not a list of strings";
+            }
+
+            if (strcmp(json_string_value(op), "verify") == 0) {
+                why = NULL;
+            }
+        }
+
+        if (why) {
+            return why;
+        }
+    }
+
+    for (i = 0; ngx_kedge_jose_private[i]; i++) {
+        if (json_object_get(obj, ngx_kedge_jose_private[i])) {
+            return "private or symmetric key material";
+        }
+    }
+
+    v = json_object_get(obj, "kty");
+
+    if (!json_is_string(v)) {
+        return "no \"kty\"";
+    }
+
+    kty = json_string_value(v);
+
+    if (strcmp(kty, "RSA") == 0) {
+        why = ngx_kedge_jwks_rsa(k, obj);
+        type = CJOSE_JWK_KTY_RSA;
+
+    } else if (strcmp(kty, "EC") == 0) {
+        why = ngx_kedge_jwks_ec(k, obj);
+        type = CJOSE_JWK_KTY_EC;
+
+    } else if (strcmp(kty, "oct") == 0) {
+        return "a symmetric key";
+
+    } else {
+        return "an unsupported key type";
+    }
+
+    if (why) {
+        return why;
+    }
+
+    v = json_object_get(obj, "alg");
+
+    if (v) {
+        if (!json_is_string(v)) {
+            return "its \"alg\" is not a string";
+        }
+
+        alg = ngx_kedge_jose_alg(json_string_value(v), json_string_length(v));
+
+        if (alg == 0 || (alg & k->algs) == 0) {
+            return "its \"alg\" does not fit the key";
+        }
+
+        k->algs = alg;
+    }
+
+    k->algs &= algs;
+
+    if (k->algs == 0) {
+        return "no allowed algorithm fits the key";
+    }
+
+    k->jwk = cjose_jwk_import_json((cjose_header_t *) obj, &cerr);
+
+    if (k->jwk == NULL) {
+        return "cjose cannot import it (not on the curve?)";
+    }
+
+    if (cjose_jwk_get_kty(k->jwk, &cerr) != type) {
+        return "cjose imported another key type";
+    }
+
+    return NULL;
+}
+
+
+static const char *
+ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj)
+{
+    size_t    i, n_len, e_len, bits;
+    uint8_t   n[NGX_KEDGE_JOSE_RSA_MAX_BITS / 8 + 1], e[8];
+    uint8_t  *p;
+    uint64_t  exp;
+
+    if (ngx_kedge_jose_member(obj, "n", n, sizeof(n), &n_len)
+        != NGX_KEDGE_JOSE_OK)
+    {
+        return "its modulus is missing, too large or not strict base64url";
+    }
+
+    if (ngx_kedge_jose_member(obj, "e", e, sizeof(e), &e_len)
+        != NGX_KEDGE_JOSE_OK)
+    {
+        return "its exponent is missing or not strict base64url";
+    }
+
+    for (p = n; n_len && *p == 0; p++, n_len--) { /* void */ }
+
+    if (n_len == 0) {
+        return "RSA key under 2048 bits";
+    }
+
+    bits = (n_len - 1) * 8;
+
+    for (i = p[0]; i; i >>= 1) {
+        bits++;
+    }
+
+    if (bits < NGX_KEDGE_JOSE_RSA_MIN_BITS) {
+        return "RSA key under 2048 bits";
+    }
+
+    if (bits > NGX_KEDGE_JOSE_RSA_MAX_BITS) {
+        return "RSA key over 16384 bits";
+    }
+
+    exp = 0;
+
+    for (i = 0; i < e_len; i++) {
+        exp = (exp << 8) | e[i];
+    }
+
+    if (exp < 3 || (exp & 1) == 0 || e_len > 4) {
+        return "a bad RSA exponent";
+    }
+
+    k->algs = NGX_KEDGE_JOSE_RSA_ALGS;
+    k->sig_len = n_len;
+
+    return NULL;
+}
+
+
+static const char *
+ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
+{
+    size_t       i, len;
+    json_t      *v;
+    uint8_t      xy[66];
+    const char  *crv;
+
+    v = json_object_get(obj, "crv");
+
+    if (!json_is_string(v)) {
+        return "an EC key without \"crv\"";
+    }
+
+    crv = json_string_value(v);
+
+    for (i = 0; ngx_kedge_jose_curves[i].crv; i++) {
+        if (strcmp(crv, ngx_kedge_jose_curves[i].crv) == 0) {
+            break;
+        }
+    }
+
+    if (ngx_kedge_jose_curves[i].crv == NULL) {
+        return "an unsupported curve";
+    }
+
+    if (ngx_kedge_jose_member(obj, "x", xy, sizeof(xy), &len)
+        != NGX_KEDGE_JOSE_OK
+        || len != ngx_kedge_jose_curves[i].coord
+        || ngx_kedge_jose_member(obj, "y", xy, sizeof(xy), &len)
+           != NGX_KEDGE_JOSE_OK
+        || len != ngx_kedge_jose_curves[i].coord)
+    {
+        return "EC coordinates missing, not strict or of the wrong size";
+    }
+
+    k->algs = ngx_kedge_jose_curves[i].alg;
+    k->sig_len = 2 * ngx_kedge_jose_curves[i].coord;
+
+    return NULL;
+}
+
+
+/* a base64url member, strictly decoded into "out" */
+
+static int
+ngx_kedge_jose_member(json_t *obj, const char *name, uint8_t *out,
+    size_t max, size_t *len)
+{
+    size_t   slen;
+    json_t  *v;
+
+    v = json_object_get(obj, name);
+
+    if (!json_is_string(v)) {
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    slen = json_string_length(v);
+
+    if (slen == 0 || slen / 4 * 3 + 2 > max) {
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    return ngx_kedge_jose_b64url_decode(json_string_value(v), slen, out, len);
+}
+
+
+size_t
+ngx_kedge_jwks_count(ngx_kedge_jwks_t *keys)
+{
+    return keys->nkeys;
+}
+
+
+const char *
+ngx_kedge_jwks_kid(ngx_kedge_jwks_t *keys, size_t i)
+{
+    return keys->keys[i].has_kid ? keys->keys[i].kid : "";
+}
+
+
+void
+ngx_kedge_jwks_free(ngx_kedge_jwks_t *keys)
+{
+    size_t  i;
+
+    if (keys == NULL) {
+        return;
+    }
+
+    for (i = 0; i < keys->nkeys; i++) {
+        cjose_jwk_release(keys->keys[i].jwk);
+    }
+
+    free(keys);
+}
+
+
+int
+ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
+    const ngx_kedge_jwt_policy_t *policy, time_t now,
+    ngx_kedge_jwt_result_t *result)
+{
+    int               rc, kid_given;
+    size_t            i, hlen, plen, slen, sig_len;
+    json_t           *hdr, *claims;
+    uint8_t          *sig;
+    unsigned          alg;
+    cjose_err         cerr;
+    cjose_jws_t      *jws;
+    const char       *d1, *d2, *why;
+    ngx_kedge_jwk_t  *k;
+
+    memset(result, 0, sizeof(ngx_kedge_jwt_result_t));
+
+    if (len > policy->max_size) {
+        result->reason = "token too large";
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    d1 = memchr(token, '.', len);
+    d2 = d1 ? memchr(d1 + 1, '.', len - (d1 + 1 - token)) : NULL;
+
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (d2 + 1 - token))) {
+        result->reason = "not three segments";
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    hlen = d1 - token;
+    plen = d2 - d1 - 1;
+    slen = len - (d2 + 1 - token);
+
+    if (hlen == 0 || plen == 0 || slen == 0) {
+        result->reason = "an empty segment (unsigned?)";
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    hdr = ngx_kedge_jose_segment(token, hlen);
+    if (hdr == NULL) {
+        result->reason = "header not strict base64url of a JSON object";
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    why = ngx_kedge_jwt_header(hdr, policy, &alg, result);
+    kid_given = json_object_get(hdr, "kid") != NULL;
+    json_decref(hdr);
+
+    if (why) {
+        result->reason = why;
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    claims = ngx_kedge_jose_segment(d1 + 1, plen);
+    if (claims == NULL) {
+        result->reason = "payload not strict base64url of a JSON object";
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    sig = malloc(slen / 4 * 3 + 3);
+    if (sig == NULL) {
+        json_decref(claims);
+        result->reason = "out of memory";
+        return NGX_KEDGE_JOSE_ERROR;
+    }
+
+    if (ngx_kedge_jose_b64url_decode(d2 + 1, slen, sig, &sig_len)
+        != NGX_KEDGE_JOSE_OK)
+    {
+        free(sig);
+        json_decref(claims);
+        result->reason = "signature not strict base64url";
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    free(sig);
+
+    /*
+     * the key: by kid when the token names one, else any key the
+     * algorithm fits; the algorithm must fit the key either way
+     */
+
+    rc = kid_given ? NGX_KEDGE_JOSE_UNKNOWN_KID : NGX_KEDGE_JOSE_DENY;
+    result->reason = kid_given ? "unknown kid" : "no key fits the algorithm";
+    jws = NULL;
+
+    for (i = 0; keys && i < keys->nkeys; i++) {
+        k = &keys->keys[i];
+
+        if (kid_given) {
+            if (!k->has_kid || strcmp(k->kid, result->kid) != 0) {
+                continue;
+            }
+
+            if ((k->algs & alg) == 0) {
+                rc = NGX_KEDGE_JOSE_DENY;
+                result->reason = "the algorithm does not fit the key";
+                break;
+            }
+
+        } else if ((k->algs & alg) == 0) {
+            continue;
+        }
+
+        if (sig_len != k->sig_len) {
+            rc = NGX_KEDGE_JOSE_DENY;
+            result->reason = "wrong signature length";
+
+            if (kid_given) {
+                break;
+            }
+
+            continue;
+        }
+
+        if (jws == NULL) {
+            jws = cjose_jws_import(token, len, &cerr);
+
+            if (jws == NULL) {
+                rc = NGX_KEDGE_JOSE_DENY;
+                result->reason = "cjose cannot read the token";
+                break;
+            }
+        }
+
+        if (cjose_jws_verify(jws, k->jwk, &cerr)) {
+            rc = NGX_KEDGE_JOSE_OK;
+            result->reason = NULL;
+            break;
+        }
+
+        rc = NGX_KEDGE_JOSE_DENY;
+        result->reason = "bad signature";
+
+        if (kid_given) {
+            break;
+        }
+    }
+
+    if (jws) {
+        cjose_jws_release(jws);
+    }
+
+    if (rc != NGX_KEDGE_JOSE_OK) {
+        json_decref(claims);
+        return rc;
+    }
+
+    why = ngx_kedge_jwt_claims(claims, policy, now, result);
+    json_decref(claims);
+
+    if (why) {
+        result->reason = why;
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    return NGX_KEDGE_JOSE_OK;
+}
+
+
+/* a strict base64url segment holding a JSON object, members once each */
+
+static json_t *
+ngx_kedge_jose_segment(const char *data, size_t len)
+{
+    size_t        n;
+    json_t       *obj;
+    uint8_t      *buf;
+    json_error_t  jerr;
+
+    buf = malloc(len / 4 * 3 + 3);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_kedge_jose_b64url_decode(data, len, buf, &n)
+        != NGX_KEDGE_JOSE_OK)
+    {
+        free(buf);
+        return NULL;
+    }
+
+    obj = json_loadb((char *) buf, n, JSON_REJECT_DUPLICATES, &jerr);
+    free(buf);
+
+    if (obj && !json_is_object(obj)) {
+        json_decref(obj);
+        return NULL;
+    }
+
+    return obj;
+}
+
+
+static const char *
+ngx_kedge_jwt_header(json_t *hdr, const ngx_kedge_jwt_policy_t *policy,
+    unsigned *alg, ngx_kedge_jwt_result_t *result)
+{
+    size_t       len;
+    json_t      *v;
+    const char  *name;
+
+    *alg = 0;
+
+    json_object_foreach(hdr, name, v) {
+
+        if (strcmp(name, "alg") == 0) {
+            if (!json_is_string(v)) {
+                return "\"alg\" is not a string";
+            }
+
+            *alg = ngx_kedge_jose_alg(json_string_value(v),
+                                      json_string_length(v));
+
+            if (*alg == 0) {
+                return "unsupported algorithm (none? HMAC?)";
+            }
+
+            if ((*alg & policy->algs) == 0) {
+                return "algorithm not allowed";
+            }
+
+        } else if (strcmp(name, "kid") == 0) {
+            if (!json_is_string(v)) {
+                return "\"kid\" is not a string";
+            }
+
+            len = json_string_length(v);
+
+            if (len == 0 || len > NGX_KEDGE_JOSE_KID_LEN) {
+                return "\"kid\" empty or too long";
+            }
+
+            memcpy(result->kid, json_string_value(v), len);
+            result->kid[len] = '\0';
+
+        } else if (strcmp(name, "crit") == 0) {
+            return "a \"crit\" header";
+
+        } else if (strcmp(name, "b64") == 0) {
+            return "a \"b64\" header";
+
+        } else if (strcmp(name, "enc") == 0 || strcmp(name, "zip") == 0) {
+            return "not a signed token (\"enc\", \"zip\")";
+        }
+
+        /* "jku", "x5u", "jwk", "x5c", "typ" and the rest: not followed */
+    }
+
+    if (*alg == 0) {
+        return "no \"alg\"";
+    }
+
+    return NULL;
+}
+
+
+static const char *
+ngx_kedge_jwt_claims(json_t *claims, const ngx_kedge_jwt_policy_t *policy,
+    time_t now, ngx_kedge_jwt_result_t *result)
+{
+    int          found;
+    size_t       i, j, len;
+    json_t      *v, *e;
+    int64_t      exp, nbf, iat;
+    const char  *s;
+
+    v = json_object_get(claims, "iss");
+
+    if (!json_is_string(v) || strcmp(json_string_value(v), policy->issuer))
+    {
+        return "wrong or no issuer (\"iss\")";
+    }
+
+    v = json_object_get(claims, "aud");
+    found = 0;
+
+    if (json_is_string(v)) {
+        found = strcmp(json_string_value(v), policy->client_id) == 0;
+
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e)) {
+                return "\"aud\" is not a list of strings";
+            }
+
+            if (strcmp(json_string_value(e), policy->client_id) == 0) {
+                found = 1;
+            }
+        }
+    }
+
+    if (!found) {
+        return "the audience (\"aud\") lacks the client id";
+    }
+
+    switch (ngx_kedge_jose_numeric(claims, "exp", &exp)) {
+
+    case NGX_KEDGE_JOSE_OK:
+        break;
+
+    case NGX_KEDGE_JOSE_UNKNOWN_KID:
+        return "no expiry (\"exp\")";
+
+    default:
+        return "\"exp\" is not a number";
+    }
+
+    if ((int64_t) now >= exp + policy->leeway) {
+        return "expired";
+    }
+
+    switch (ngx_kedge_jose_numeric(claims, "nbf", &nbf)) {
+
+    case NGX_KEDGE_JOSE_OK:
+        if ((int64_t) now + policy->leeway < nbf) {
+            return "not valid yet (\"nbf\")";
+        }
+
+        break;
+
+    case NGX_KEDGE_JOSE_UNKNOWN_KID:
+        break;
+
+    default:
+        return "\"nbf\" is not a number";
+    }
+
+    switch (ngx_kedge_jose_numeric(claims, "iat", &iat)) {
+
+    case NGX_KEDGE_JOSE_OK:
+        if (iat > (int64_t) now + policy->leeway) {
+            return "issued in the future (\"iat\")";
+        }
+
+        break;
+
+    case NGX_KEDGE_JOSE_UNKNOWN_KID:
+        break;
+
+    default:
+        return "\"iat\" is not a number";
+    }
+
+    v = json_object_get(claims, policy->perms_claim);
+
+    if (!json_is_array(v)) {
+        return "the permissions claim is missing or not a list";
+    }
+
+    found = 0;
+
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e)) {
+            return "the permissions claim is not a list of strings";
+        }
+
+        for (j = 0; !found && j < policy->nallow; j++) {
+            found = strcmp(json_string_value(e), policy->allow[j]) == 0;
+        }
+    }
+
+    if (!found) {
+        return "no allowed permission";
+    }
+
+    result->exp = exp;
+
+    /* the subject, for logs and headers: printable ASCII only */
+
+    v = json_object_get(claims, "sub");
+
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        for (i = 0; i < len; i++) {
+            if (s[i] < 0x20 || s[i] > 0x7e) {
+                break;
+            }
+        }
+
+        if (i == len && len <= NGX_KEDGE_JOSE_SUB_LEN) {
+            memcpy(result->sub, s, len);
+            result->sub[len] = '\0';
+            result->sub_len = len;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* NGX_KEDGE_JOSE_UNKNOWN_KID stands for "absent" here */
+
+static int
+ngx_kedge_jose_numeric(json_t *claims, const char *name, int64_t *value)
+{
+    double   d;
+    json_t  *v;
+
+    v = json_object_get(claims, name);
+
+    if (v == NULL) {
+        return NGX_KEDGE_JOSE_UNKNOWN_KID;
+    }
+
+    /* within some 30 million years: no overflow with the leeway added */
+
+    if (json_is_integer(v)) {
+        d = (double) json_integer_value(v);
+
+    } else if (json_is_real(v)) {
+        d = floor(json_real_value(v));
+
+    } else {
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    if (d > -1e15 && d < 1e15) {
+        *value = (int64_t) d;
+        return NGX_KEDGE_JOSE_OK;
+    }
+
+    return NGX_KEDGE_JOSE_DENY;
+}
