@@ -10,6 +10,7 @@ use Test::Nginx::Socket 'no_plan';
 use Test::Kedge::Exec;
 use Test::Kedge::Peers;
 use Test::Kedge::Oidc;
+use JSON::PP ();
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
 $ENV{TEST_NGINX_B_PORT} ||= $port + 140;
@@ -20,6 +21,17 @@ $ENV{TEST_NGINX_CLIENT} = repo_root() . "/t/peers/grpc_client.py";
 test_certs();
 static_issuer();
 static_issuer(jwks => 'jwks-weak.json', env => 'WEAK');
+
+# an issuer whose key set the tests rewrite: rsa1 alone to start with
+$ENV{TEST_NGINX_ROT_JWKS} = repo_root() . "/build/oidc-rot-jwks.json";
+{
+    open my $in, '<', oidc_keys() . "/jwks.json" or die "jwks.json: $!";
+    my $set = JSON::PP::decode_json(do { local $/; <$in> });
+    $set->{keys} = [grep { $_->{kid} eq 'rsa1' } @{ $set->{keys} }];
+    open my $out, '>', $ENV{TEST_NGINX_ROT_JWKS} or die "$!";
+    print $out JSON::PP::encode_json($set);
+}
+static_issuer(jwks => $ENV{TEST_NGINX_ROT_JWKS}, env => 'ROT');
 
 $ENV{TEST_NGINX_MINT} = "node " . repo_root() . "/t/fixtures/oidc/mint.mjs"
                         . " token " . oidc_keys();
@@ -37,6 +49,8 @@ our $Common = <<'_EOC_';
     kedge_oidc_issuer $TEST_NGINX_STATIC_ISSUER
                       ca_file=$TEST_NGINX_CERT_DIR/ca.crt cooldown=60s;
     kedge_oidc_issuer $TEST_NGINX_WEAK_ISSUER
+                      ca_file=$TEST_NGINX_CERT_DIR/ca.crt cooldown=60s;
+    kedge_oidc_issuer $TEST_NGINX_ROT_ISSUER
                       ca_file=$TEST_NGINX_CERT_DIR/ca.crt cooldown=60s;
 
     kedge_backend web endpoints=127.0.0.1:$TEST_NGINX_B_PORT;
@@ -83,6 +97,11 @@ our $Config = <<'_EOC_';
     location /es {
         kedge_oidc issuer=$TEST_NGINX_STATIC_ISSUER client_id=kedge allow=a
                    algs=ES256;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_B_PORT;
+    }
+
+    location /rot {
+        kedge_oidc issuer=$TEST_NGINX_ROT_ISSUER client_id=kedge allow=a;
         proxy_pass http://127.0.0.1:$TEST_NGINX_B_PORT;
     }
 
@@ -549,3 +568,22 @@ done
 X-Sub: carol
 X-Sub: carol
 X-Sub: carol
+
+
+
+=== TEST 45: a key published after nginx fetched the set: its first token waits for one refetch and passes
+--- exec
+cp $TEST_NGINX_ROT_JWKS $TEST_NGINX_ROT_JWKS.orig
+rs=$($TEST_NGINX_MINT good-rs256 --iss $TEST_NGINX_ROT_ISSUER --perms a)
+es=$($TEST_NGINX_MINT good-es256 --iss $TEST_NGINX_ROT_ISSUER --perms a)
+echo "rsa1: $(curl -s -o /dev/null -w '%{http_code}' -H "Proxy-Authorization: Bearer $rs" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/rot)"
+cp $TEST_NGINX_OIDC_KEYS/jwks.json $TEST_NGINX_ROT_JWKS
+echo "ec1, new: $(curl -s -o /dev/null -w '%{http_code}' -H "Proxy-Authorization: Bearer $es" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/rot)"
+cp $TEST_NGINX_ROT_JWKS.orig $TEST_NGINX_ROT_JWKS
+--- response_body
+rsa1: 200
+ec1, new: 200
+--- error_log
+an unknown kid, fetching its keys
+--- no_error_log
+unauthorized
