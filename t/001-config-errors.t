@@ -461,3 +461,141 @@ qr/\[emerg\] .*invalid parameter "max_size=1k" in "kedge_kubernetes" directive i
     }
 --- error_log eval
 qr/\[emerg\] .*endpoint 127\.0\.0\.1:8443 of backend "secure" in \S+nginx\.conf:\d+ is dialed another way by backend "loose" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 50: kedge_oidc and kedge_bearer_token in one server
+--- config
+    kedge_oidc issuer=https://issuer.example.org client_id=kedge allow=a;
+    location / {
+        kedge_bearer_token s3cret;
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*"kedge_oidc" in \S+nginx\.conf:\d+ and "kedge_bearer_token" in \S+nginx\.conf:\d+ cannot be combined in one server or location/
+
+
+
+=== TEST 51: kedge_auth token with no token to check
+--- config
+    location / {
+        kedge_auth token;
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*"kedge_auth token" in \S+nginx\.conf:\d+ needs "kedge_oidc" or "kedge_bearer_token"/
+
+
+
+=== TEST 52: kedge_oidc without allow=
+--- config
+    kedge_oidc issuer=https://issuer.example.org client_id=kedge;
+    location / { kedge_pass; }
+--- error_log eval
+qr/\[emerg\] .*"kedge_oidc" directive needs "issuer=", "client_id=" and "allow=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 53: kedge_oidc with an issuer that is not an http(s) URL
+--- config
+    kedge_oidc issuer=ftp://issuer.example.org client_id=kedge allow=a;
+    location / { kedge_pass; }
+--- error_log eval
+qr/\[emerg\] .*invalid issuer "ftp:\/\/issuer\.example\.org", it must be an https:\/\/ \(or http:\/\/\) URL of at most 512 bytes in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 54: kedge_oidc with a symmetric algorithm
+--- config
+    kedge_oidc issuer=https://issuer.example.org client_id=kedge allow=a algs=RS256,HS256;
+    location / { kedge_pass; }
+--- error_log eval
+qr/\[emerg\] .*unsupported algorithm "HS256" in "kedge_oidc" directive, it must be one of RS256, .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 55: kedge_oidc with an empty permission in allow=
+--- config
+    kedge_oidc issuer=https://issuer.example.org client_id=kedge allow=a,,b;
+    location / { kedge_pass; }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "allow=a,,b" in "kedge_oidc" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 56: a client certificate rule with "*" inside a name
+--- config
+    location / {
+        kedge_client_cert dns=a.*.example.com;
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid client certificate rule "dns=a\.\*\.example\.com" in "kedge_client_cert" directive: .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 57: kedge_auth with an unknown policy
+--- config
+    location / {
+        kedge_auth sometimes;
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid value "sometimes" in "kedge_auth" directive, it must be "off", "cert", "token", "either" or "both" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 58: a bearer token with a character outside token68
+--- config
+    location / {
+        kedge_bearer_token "s3cret;drop";
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid token in "kedge_bearer_token" directive: it must be made of the characters of RFC 7235's token68 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 59: a route's client certificate rule and auth= checked too
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha cert_uri=spiffe://a/*/b;
+--- error_log eval
+qr/\[emerg\] .*invalid client certificate rule "cert_uri=spiffe:\/\/a\/\*\/b" in "kedge_http_route" directive: .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 60: a route's auth= with an unknown policy
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_grpc_route backend=alpha auth=maybe;
+--- error_log eval
+qr/\[emerg\] .*invalid "auth=maybe" in "kedge_grpc_route" directive, it must be "off", "cert", "token", "either" or "both" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 61: an issuer declared twice
+--- http_config
+    kedge_oidc_issuer https://issuer.example.org;
+    kedge_oidc_issuer https://issuer.example.org refresh=1m;
+--- error_log eval
+qr/\[emerg\] .*duplicate issuer "https:\/\/issuer\.example\.org" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 62: an issuer's refresh bounds upside down
+--- http_config
+    kedge_oidc_issuer https://issuer.example.org refresh_min=1h refresh_max=1m;
+--- error_log eval
+qr/\[emerg\] .*"refresh_min" is above "refresh_max" in "kedge_oidc_issuer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 63: a bearer token file that is not there
+--- config
+    location / {
+        kedge_bearer_token file=/nonexistent/kedge-token;
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*cannot open "\/nonexistent\/kedge-token" of "kedge_bearer_token" .* in \S+nginx\.conf:\d+/
