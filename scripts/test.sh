@@ -39,6 +39,7 @@ if [ $# -eq 0 ]; then
     t/harness-selftest.sh
     t/peers/selftest.sh
     t/k8s-fixture-selftest.sh
+    t/oidc-fixture-selftest.sh
 
     # the fuzz target of the Kubernetes decoder: the corpus, then 30 s
     scripts/fuzz.sh "${KEDGE_FUZZ_SECONDS:-30}"
