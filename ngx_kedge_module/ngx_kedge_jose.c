@@ -14,9 +14,10 @@
  * strict base64url, JSON objects without duplicate members, an allowed
  * algorithm that fits the chosen key, the exact signature length, no
  * "crit" and no "b64"; "jku", "x5u", "jwk" and "x5c" are never followed.
- * Then the claims: "iss" exact, "aud" holding the client id, "exp"
- * required, "nbf" and "iat" within the leeway, and the permissions claim
- * a list of strings with one allowed.
+ * The claims, checked before the signature because they cost less: "iss"
+ * exact, "aud" holding the client id, "exp" required, "nbf" and "iat"
+ * within the leeway, and the permissions claim a list of strings with one
+ * allowed.  Nothing of a token counts unless its signature verified.
  */
 
 
@@ -689,6 +690,19 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
     free(sig);
 
     /*
+     * the claims first, cheap, as Envoy does: an expired or foreign token
+     * costs no signature check, and an unknown kid on it no refetch
+     */
+
+    why = ngx_kedge_jwt_claims(claims, policy, now, result);
+    json_decref(claims);
+
+    if (why) {
+        result->reason = why;
+        return NGX_KEDGE_JOSE_DENY;
+    }
+
+    /*
      * the key: by kid when the token names one, else any key the
      * algorithm fits; the algorithm must fit the key either way
      */
@@ -754,20 +768,7 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
         cjose_jws_release(jws);
     }
 
-    if (rc != NGX_KEDGE_JOSE_OK) {
-        json_decref(claims);
-        return rc;
-    }
-
-    why = ngx_kedge_jwt_claims(claims, policy, now, result);
-    json_decref(claims);
-
-    if (why) {
-        result->reason = why;
-        return NGX_KEDGE_JOSE_DENY;
-    }
-
-    return NGX_KEDGE_JOSE_OK;
+    return rc;
 }
 
 
