@@ -15,6 +15,7 @@ static ngx_int_t ngx_http_kedge_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kedge_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_kedge_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kedge_init_process(ngx_cycle_t *cycle);
+static void ngx_http_kedge_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_kedge_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_kedge_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kedge_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -187,7 +188,7 @@ ngx_module_t  ngx_http_kedge_module = {
     ngx_http_kedge_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_kedge_exit_process,           /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -351,4 +352,11 @@ ngx_http_kedge_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_http_kedge_auth_start(cycle, kmcf);
+}
+
+
+static void
+ngx_http_kedge_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_kedge_oidc_exit_process();
 }

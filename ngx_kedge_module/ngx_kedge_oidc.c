@@ -614,6 +614,18 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
 }
 
 
+/* before the module is unloaded, which would lose the pointer */
+
+void
+ngx_kedge_oidc_exit_process(void)
+{
+    if (ngx_kedge_oidc_md) {
+        EVP_MD_CTX_free(ngx_kedge_oidc_md);
+        ngx_kedge_oidc_md = NULL;
+    }
+}
+
+
 /* the worker's parsed copy of the stored keys, renewed as they move */
 
 static void

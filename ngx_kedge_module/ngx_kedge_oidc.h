@@ -74,6 +74,7 @@ ngx_int_t ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy,
     ngx_str_t *token, ngx_uint_t may_wait, u_char *sub, size_t *sub_len,
     const char **reason, ngx_log_t *log);
 ngx_uint_t ngx_kedge_oidc_attempts(ngx_kedge_oidc_issuer_t *is);
+void ngx_kedge_oidc_exit_process(void);
 
 
 #endif /* _NGX_KEDGE_OIDC_H_INCLUDED_ */

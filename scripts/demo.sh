@@ -47,6 +47,10 @@ try_web="curl -s -H 'Host: web.demo.local' http://127.0.0.1:8080/hello"
 try_tls="curl -s --cacert build/certs/ca.crt --resolve api.demo.local:8443:127.0.0.1 https://api.demo.local:8443/v1/users"
 try_h2="curl -s --http2-prior-knowledge -H 'Host: web.demo.local' http://127.0.0.1:8081/h2"
 try_none="curl -si -H 'Host: nowhere.demo.local' http://127.0.0.1:8080/"
+try_admin="curl -s --cacert build/certs/ca.crt --cert build/certs/client.crt --key build/certs/client.key --resolve admin.demo.local:8443:127.0.0.1 https://admin.demo.local:8443/status"
+try_admin_none="curl -si --cacert build/certs/ca.crt --resolve admin.demo.local:8443:127.0.0.1 https://admin.demo.local:8443/status"
+try_token="curl -s -H 'Host: web.demo.local' -H 'Proxy-Authorization: Bearer demo-token' http://127.0.0.1:8080/private/x"
+try_token_none="curl -si -H 'Host: web.demo.local' http://127.0.0.1:8080/private/x"
 try_grpc="$py t/peers/grpc_client.py --target 127.0.0.1:8081 --authority echo.demo.local --method Unary --repeat 2"
 try_grpc_tls="$py t/peers/grpc_client.py --target 127.0.0.1:8443 --tls --ca build/certs/ca.crt --authority echo.demo.local --method ServerStream --count 3"
 try_grpc_none="$py t/peers/grpc_client.py --target 127.0.0.1:8081 --authority nowhere.demo.local --method Unary"
@@ -70,6 +74,10 @@ check() {
     expect "TLS, routed by host and path" "$try_tls" '"backend": "api", "path": "/v1/users"'
     expect "HTTP/2 cleartext" "$try_h2" "^web backend :900[123] says hello to web.demo.local/h2"
     expect "no route: 502 with kedge's error headers" "$try_none" "X-Kedge-Error-Type: no-route"
+    expect "a route for a client certificate of alice" "$try_admin" '"backend": "api", "path": "/status"'
+    expect "that route without a certificate: 401" "$try_admin_none" "x-kedge-error-type: unauthorized"
+    expect "the bearer token" "$try_token" "^web backend :900[123] says hello to web.demo.local/private/x"
+    expect "no bearer token: 401" "$try_token_none" "X-Kedge-Error-Type: unauthorized"
     expect "gRPC unary, round robin" "$try_grpc" "status=OK backend=echo-a"
     expect "gRPC unary, round robin (2)" "$try_grpc" "status=OK backend=echo-b"
     expect "gRPC streaming over TLS" "$try_grpc_tls" "status=OK"
@@ -128,6 +136,10 @@ Try:
   $try_tls
   $try_h2
   $try_none
+  $try_admin
+  $try_admin_none
+  $try_token
+  $try_token_none
   $try_grpc
   $try_grpc_tls
   $try_grpc_none

@@ -21,7 +21,7 @@ for my $line (@lines) {
     }
 }
 
-cmp_ok($checked, '>=', 8, "every suggested request was checked");
+cmp_ok($checked, '>=', 12, "every suggested request was checked");
 is($? >> 8, 0, "scripts/demo.sh check passes");
 
 is(system("$root/scripts/demo.sh stop"), 0, "scripts/demo.sh stop");
