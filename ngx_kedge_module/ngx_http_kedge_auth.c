@@ -41,6 +41,9 @@ static ngx_int_t ngx_http_kedge_auth_wait(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx, ngx_http_kedge_loc_conf_t *klcf);
 static void ngx_http_kedge_auth_wake(ngx_http_request_t *r);
 static void ngx_http_kedge_auth_strip(ngx_http_request_t *r);
+static ngx_str_t *ngx_http_kedge_auth_saved(ngx_http_request_t *r,
+    ngx_uint_t create);
+static void ngx_http_kedge_auth_saved_cleanup(void *data);
 static ngx_int_t ngx_http_kedge_auth_refuse(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx, ngx_http_kedge_loc_conf_t *klcf);
 #if (NGX_HTTP_SSL)
@@ -747,7 +750,15 @@ ngx_http_kedge_auth_route_param(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_ERROR;
         }
 
+        if (route->auth_set) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate \"auth=\" in \"%V\" directive",
+                               &cmd->name);
+            return NGX_ERROR;
+        }
+
         route->auth = policy;
+        route->auth_set = 1;
         return NGX_OK;
     }
 
@@ -764,10 +775,39 @@ ngx_http_kedge_auth_route_param(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_ERROR;
     }
 
-    /* identity rules alone ask for a certificate */
+    return NGX_OK;
+}
 
-    if (route->auth == NGX_HTTP_KEDGE_AUTH_OFF) {
+
+/*
+ * Once a route's parameters are all read, in whatever order: rules alone
+ * ask for a certificate; rules with a policy that never looks at one are
+ * a mistake.
+ */
+
+ngx_int_t
+ngx_http_kedge_auth_route_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_kedge_route_t *route)
+{
+    if (route->cert_rules == NULL) {
+        return NGX_OK;
+    }
+
+    if (!route->auth_set) {
         route->auth = NGX_HTTP_KEDGE_AUTH_CERT;
+        return NGX_OK;
+    }
+
+    if (route->auth == NGX_HTTP_KEDGE_AUTH_OFF
+        || route->auth == NGX_HTTP_KEDGE_AUTH_TOKEN)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cert_*=\" rules with \"auth=%V\" in \"%V\" "
+                           "directive: the certificate would not be looked "
+                           "at; use \"auth=cert\", \"either\" or \"both\"",
+                           &ngx_http_kedge_auth_policies[route->auth],
+                           &cmd->name);
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -936,9 +976,24 @@ ngx_http_kedge_auth_merge(ngx_conf_t *cf, ngx_http_kedge_loc_conf_t *prev,
     if (conf->auth != NGX_CONF_UNSET_UINT) {
         conf->policy = conf->auth;
 
+    } else if (token && conf->cert_rules) {
+
+        /*
+         * certificate rules and a token, perhaps from different levels:
+         * whether one is enough is not for the module to guess
+         */
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"kedge_client_cert\" and \"%s\" in %s:%ui are both "
+                      "in effect: say with \"kedge_auth\" whether a request "
+                      "needs \"either\" or \"both\"",
+                      conf->oidc ? "kedge_oidc" : "kedge_bearer_token",
+                      conf->oidc ? conf->oidc_file : conf->bearer->file,
+                      conf->oidc ? conf->oidc_line : conf->bearer->line);
+        return NGX_CONF_ERROR;
+
     } else if (token) {
-        conf->policy = conf->cert_rules ? NGX_HTTP_KEDGE_AUTH_EITHER
-                                        : NGX_HTTP_KEDGE_AUTH_TOKEN;
+        conf->policy = NGX_HTTP_KEDGE_AUTH_TOKEN;
 
     } else {
         conf->policy = conf->cert_rules ? NGX_HTTP_KEDGE_AUTH_CERT
@@ -1043,6 +1098,7 @@ static ngx_int_t
 ngx_http_kedge_auth_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  checked;
     ngx_http_kedge_ctx_t       *ctx;
     ngx_http_kedge_loc_conf_t  *klcf;
 
@@ -1065,6 +1121,8 @@ ngx_http_kedge_auth_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    checked = (klcf->policy != NGX_HTTP_KEDGE_AUTH_OFF);
+
     rc = ngx_http_kedge_auth_check(r, ctx, klcf, klcf->policy,
                                    klcf->cert_rules);
 
@@ -1074,6 +1132,7 @@ ngx_http_kedge_auth_handler(ngx_http_request_t *r)
         }
 
         if (ctx->route && ctx->route->auth != NGX_HTTP_KEDGE_AUTH_OFF) {
+            checked = 1;
             rc = ngx_http_kedge_auth_check(r, ctx, klcf, ctx->route->auth,
                                            ctx->route->cert_rules);
         }
@@ -1084,7 +1143,13 @@ ngx_http_kedge_auth_handler(ngx_http_request_t *r)
     case NGX_OK:
         ctx->auth.done = 1;
         ngx_http_kedge_auth_strip(r);
-        return NGX_OK;
+
+        /*
+         * NGX_OK grants access under "satisfy any": only when something
+         * was checked, else the other access modules decide
+         */
+
+        return checked ? NGX_OK : NGX_DECLINED;
 
     case NGX_AGAIN:
         return ngx_http_kedge_auth_wait(r, ctx, klcf);
@@ -1178,8 +1243,9 @@ ngx_http_kedge_auth_cert(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 static X509 *
 ngx_http_kedge_auth_peer(ngx_http_request_t *r, const char **reason)
 {
-    X509              *cert;
-    ngx_connection_t  *c;
+    X509                    *cert;
+    ngx_connection_t        *c;
+    ngx_http_ssl_srv_conf_t  *sscf;
 
     c = r->connection;
 
@@ -1200,6 +1266,21 @@ ngx_http_kedge_auth_peer(ngx_http_request_t *r, const char **reason)
     if (SSL_get_verify_result(c->ssl->connection) != X509_V_OK) {
         X509_free(cert);
         *reason = "the client certificate did not verify";
+        return NULL;
+    }
+
+    /*
+     * verified by the CAs of the server the handshake chose (SNI, else
+     * the default one): a Host of another server does not inherit it
+     */
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_ssl_module);
+
+    if (sscf == NULL || sscf->ssl.ctx == NULL
+        || SSL_get_SSL_CTX(c->ssl->connection) != sscf->ssl.ctx)
+    {
+        X509_free(cert);
+        *reason = "the client certificate was verified for another server";
         return NULL;
     }
 
@@ -1355,16 +1436,16 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     size_t            sub_len;
     u_char           *p, sub[NGX_KEDGE_JOSE_SUB_LEN + 1];
     ngx_int_t         rc;
-    ngx_str_t         token;
+    ngx_str_t         token, *value;
     ngx_uint_t        i, n, attempts;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *found;
+    ngx_table_elt_t  *h;
 
     if (ctx->auth.token_checked) {
         return ctx->auth.token;
     }
 
-    found = NULL;
+    value = NULL;
     n = 0;
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -1381,14 +1462,22 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Proxy-Authorization") - 1
+        if (h[i].value.len
+            && h[i].key.len == sizeof("Proxy-Authorization") - 1
             && ngx_strncasecmp(h[i].key.data, (u_char *) "Proxy-Authorization",
                                sizeof("Proxy-Authorization") - 1)
                == 0)
         {
-            found = &h[i];
+            value = &h[i].value;
             n++;
         }
+    }
+
+    /* stripped by an earlier check, before an internal redirect */
+
+    if (n == 0) {
+        value = ngx_http_kedge_auth_saved(r, 0);
+        n = value ? 1 : 0;
     }
 
     rc = NGX_DECLINED;
@@ -1403,8 +1492,8 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
         goto done;
     }
 
-    if (found->value.len < sizeof("Bearer ")
-        || ngx_strncasecmp(found->value.data, (u_char *) "Bearer ",
+    if (value->len < sizeof("Bearer ")
+        || ngx_strncasecmp(value->data, (u_char *) "Bearer ",
                            sizeof("Bearer ") - 1)
            != 0)
     {
@@ -1412,8 +1501,8 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
         goto done;
     }
 
-    token.data = found->value.data + sizeof("Bearer ") - 1;
-    token.len = found->value.len - (sizeof("Bearer ") - 1);
+    token.data = value->data + sizeof("Bearer ") - 1;
+    token.len = value->len - (sizeof("Bearer ") - 1);
 
     if (ngx_http_kedge_token_chars(&token) != NGX_OK) {
         ctx->auth.token_reason = "a malformed bearer token";
@@ -1630,11 +1719,16 @@ ngx_http_kedge_auth_refuse(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 }
 
 
-/* kedge's credentials go no further: gone from the request's headers */
+/*
+ * kedge's credentials go no further: the header's value is emptied in
+ * place (the list itself, which nginx's own header pointers index, stays
+ * as it is); kedge_pass drops the header altogether, for HTTP and gRPC
+ */
 
 static void
 ngx_http_kedge_auth_strip(ngx_http_request_t *r)
 {
+    ngx_str_t        *saved;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -1654,17 +1748,64 @@ ngx_http_kedge_auth_strip(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Proxy-Authorization") - 1
+        if (h[i].value.len
+            && h[i].key.len == sizeof("Proxy-Authorization") - 1
             && ngx_strncasecmp(h[i].key.data, (u_char *) "Proxy-Authorization",
                                sizeof("Proxy-Authorization") - 1)
                == 0)
         {
-            ngx_memmove(&h[i], &h[i + 1],
-                        (part->nelts - i - 1) * sizeof(ngx_table_elt_t));
-            part->nelts--;
-            i--;
+            saved = ngx_http_kedge_auth_saved(r, 1);
+
+            if (saved) {
+                *saved = h[i].value;
+            }
+
+            h[i].value.len = 0;
         }
     }
+}
+
+
+/*
+ * The stripped Proxy-Authorization, kept for the checks of locations an
+ * internal redirect leads to (which clears the module's context, not the
+ * request's pool): in a pool cleanup of its own, found by its handler.
+ */
+
+static ngx_str_t *
+ngx_http_kedge_auth_saved(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_str_t           *saved;
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_kedge_auth_saved_cleanup) {
+            return cln->data;
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_str_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    saved = cln->data;
+    ngx_str_null(saved);
+
+    cln->handler = ngx_http_kedge_auth_saved_cleanup;
+
+    return saved;
+}
+
+
+static void
+ngx_http_kedge_auth_saved_cleanup(void *data)
+{
+    /* the value lives in the request's buffers: nothing to free */
 }
 
 

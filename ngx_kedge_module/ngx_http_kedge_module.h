@@ -141,6 +141,7 @@ typedef struct {
 
     /* on top of the location's kedge_auth: auth=, cert_*= */
     ngx_uint_t                      auth;
+    ngx_uint_t                      auth_set;
     ngx_array_t                    *cert_rules;
 
     u_char                         *file;
@@ -326,6 +327,8 @@ char *ngx_http_kedge_client_cert_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_kedge_auth_route_param(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_http_kedge_route_t *route, ngx_str_t *value);
+ngx_int_t ngx_http_kedge_auth_route_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_kedge_route_t *route);
 void ngx_http_kedge_auth_create_conf(ngx_http_kedge_loc_conf_t *klcf);
 char *ngx_http_kedge_auth_merge(ngx_conf_t *cf,
     ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);

@@ -587,6 +587,20 @@ ngx_http_kedge_pass_handler(ngx_http_request_t *r)
         return ngx_http_kedge_error(r, ctx);
     }
 
+    /*
+     * the authorizer checks main requests only: a subrequest (SSI, mirror)
+     * may not reach a route that asks for credentials of its own
+     */
+
+    if (r != r->main && ctx->route->auth != NGX_HTTP_KEDGE_AUTH_OFF) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "kedge: unauthorized: a subrequest to route #%ui, "
+                      "which asks for credentials", ctx->route->id);
+
+        ctx->error = NGX_HTTP_KEDGE_ERR_UNAUTHORIZED;
+        return ngx_http_kedge_error(r, ctx);
+    }
+
     ctx->peers = ngx_http_kedge_backend_peers(r, ctx->backend);
 
     if (ctx->peers == NULL || ctx->peers->naddrs == 0) {

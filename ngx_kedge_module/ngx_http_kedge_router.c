@@ -228,6 +228,10 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_kedge_auth_route_check(cf, cmd, route) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (grpc && route->globs.nelts > 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "duplicate \"service=\" in \"%V\" directive",

@@ -38,6 +38,7 @@ typedef struct {
     unsigned                  algs;       /* what it may verify */
     size_t                    sig_len;    /* exact */
     cjose_jwk_t              *jwk;
+    char                     *canon;      /* the JWK, compact, sorted */
     json_t                   *src;        /* while parsing */
 } ngx_kedge_jwk_t;
 
@@ -283,6 +284,17 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
         if (k->dup) {
             if (skip) {
                 skip(skip_data, k->kid, "its kid is in the set twice");
+            }
+
+            cjose_jwk_release(k->jwk);
+            continue;
+        }
+
+        k->canon = json_dumps(k->src, JSON_COMPACT | JSON_SORT_KEYS);
+
+        if (k->canon == NULL) {
+            if (skip) {
+                skip(skip_data, k->kid, "out of memory");
             }
 
             cjose_jwk_release(k->jwk);
@@ -572,7 +584,9 @@ ngx_kedge_jose_member(json_t *obj, const char *name, uint8_t *out,
 
     slen = json_string_length(v);
 
-    if (slen == 0 || slen / 4 * 3 + 2 > max) {
+    /* the exact decoded length: 3 bytes per 4 characters, and the rest */
+
+    if (slen == 0 || slen / 4 * 3 + (slen % 4 ? slen % 4 - 1 : 0) > max) {
         return NGX_KEDGE_JOSE_DENY;
     }
 
@@ -594,6 +608,24 @@ ngx_kedge_jwks_kid(ngx_kedge_jwks_t *keys, size_t i)
 }
 
 
+/* whether "keys" holds key "i" of "other", the same key, byte for byte */
+
+int
+ngx_kedge_jwks_contains(ngx_kedge_jwks_t *keys, ngx_kedge_jwks_t *other,
+    size_t i)
+{
+    size_t  j;
+
+    for (j = 0; j < keys->nkeys; j++) {
+        if (strcmp(keys->keys[j].canon, other->keys[i].canon) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 void
 ngx_kedge_jwks_free(ngx_kedge_jwks_t *keys)
 {
@@ -605,6 +637,7 @@ ngx_kedge_jwks_free(ngx_kedge_jwks_t *keys)
 
     for (i = 0; i < keys->nkeys; i++) {
         cjose_jwk_release(keys->keys[i].jwk);
+        free(keys->keys[i].canon);
     }
 
     free(keys);
@@ -906,6 +939,16 @@ ngx_kedge_jwt_claims(json_t *claims, const ngx_kedge_jwt_policy_t *policy,
 
     if (!found) {
         return "the audience (\"aud\") lacks the client id";
+    }
+
+    /* OIDC Core 3.1.3.7: an "azp" must be the client itself */
+
+    v = json_object_get(claims, "azp");
+
+    if (v && !(json_is_string(v)
+               && strcmp(json_string_value(v), policy->client_id) == 0))
+    {
+        return "the authorized party (\"azp\") is not the client id";
     }
 
     switch (ngx_kedge_jose_numeric(claims, "exp", &exp)) {

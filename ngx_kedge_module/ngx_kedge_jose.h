@@ -96,6 +96,8 @@ ngx_kedge_jwks_t *ngx_kedge_jwks_parse(const char *data, size_t len,
     char **json, const char **err);
 size_t ngx_kedge_jwks_count(ngx_kedge_jwks_t *keys);
 const char *ngx_kedge_jwks_kid(ngx_kedge_jwks_t *keys, size_t i);
+int ngx_kedge_jwks_contains(ngx_kedge_jwks_t *keys, ngx_kedge_jwks_t *other,
+    size_t i);
 void ngx_kedge_jwks_free(ngx_kedge_jwks_t *keys);
 
 int ngx_kedge_jwt_verify(const char *token, size_t len,

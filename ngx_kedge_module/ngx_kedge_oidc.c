@@ -113,9 +113,6 @@ ngx_kedge_oidc_cleanup(void *data)
         is->jwks_uri = NULL;
     }
 
-    ngx_kedge_jwks_free(is->fetched);
-    is->fetched = NULL;
-
     ngx_kedge_jwks_free(is->keys);
     is->keys = NULL;
 }
@@ -396,10 +393,10 @@ static const char *
 ngx_kedge_oidc_keys(ngx_kedge_oidc_issuer_t *is)
 {
     char              *json;
-    size_t             i, j, n;
+    size_t             i, n;
     ngx_int_t          rc;
     ngx_uint_t         removed;
-    const char        *err, *kid;
+    const char        *err;
     ngx_kedge_jwks_t  *keys;
 
     ngx_kedge_oidc_skipped_last = ngx_kedge_oidc_skipped_buf;
@@ -429,20 +426,18 @@ ngx_kedge_oidc_keys(ngx_kedge_oidc_issuer_t *is)
         return "no usable key in the set";
     }
 
-    /* a kid gone: the tokens it verified are not trusted any more */
+    /*
+     * a key gone (or changed under its kid): the tokens it verified are
+     * trusted no more; compared with the set in the zone, which outlives
+     * this process
+     */
+
+    ngx_kedge_oidc_local_keys(is, is->log);
 
     removed = 0;
 
-    for (i = 0; is->fetched && i < ngx_kedge_jwks_count(is->fetched); i++) {
-        kid = ngx_kedge_jwks_kid(is->fetched, i);
-
-        for (j = 0; j < n; j++) {
-            if (ngx_strcmp(kid, ngx_kedge_jwks_kid(keys, j)) == 0) {
-                break;
-            }
-        }
-
-        if (j == n) {
+    for (i = 0; is->keys && i < ngx_kedge_jwks_count(is->keys); i++) {
+        if (!ngx_kedge_jwks_contains(keys, is->keys, i)) {
             removed = 1;
         }
     }
@@ -465,8 +460,7 @@ ngx_kedge_oidc_keys(ngx_kedge_oidc_issuer_t *is)
                       ngx_kedge_oidc_skipped_buf);
     }
 
-    ngx_kedge_jwks_free(is->fetched);
-    is->fetched = keys;
+    ngx_kedge_jwks_free(keys);
 
     return NULL;
 }
@@ -588,7 +582,7 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
 
         ngx_kedge_store_token_put(is->store, digest,
                                   (time_t) (res.exp + policy->jwt.leeway),
-                                  is->index, sub, *sub_len);
+                                  is->index, is->epoch, sub, *sub_len);
         return NGX_OK;
 
     case NGX_KEDGE_JOSE_UNKNOWN_KID:
@@ -626,40 +620,53 @@ ngx_kedge_oidc_exit_process(void)
 }
 
 
-/* the worker's parsed copy of the stored keys, renewed as they move */
+/*
+ * The process's parsed copy of the stored keys, renewed as they move;
+ * when they cannot be had, none: tokens are refused, never checked
+ * against keys the issuer may have revoked.
+ */
 
 static void
 ngx_kedge_oidc_local_keys(ngx_kedge_oidc_issuer_t *is, ngx_log_t *log)
 {
     u_char            *p;
     size_t             len;
-    ngx_uint_t         generation;
+    ngx_int_t          rc;
+    ngx_uint_t         generation, epoch;
     const char        *err;
     ngx_kedge_jwks_t  *keys;
 
     generation = is->generation;
 
-    p = ngx_kedge_store_keys_copy(is->store, is->index, &len, &generation,
-                                  log);
-    if (p == NULL) {
+    rc = ngx_kedge_store_keys_copy(is->store, is->index, &p, &len,
+                                   &generation, &epoch, log);
+
+    if (rc == NGX_DECLINED) {
         return;
     }
 
-    keys = ngx_kedge_jwks_parse((char *) p, len, NGX_KEDGE_JOSE_ALL_ALGS,
-                                NULL, NULL, NULL, &err);
-    ngx_free(p);
+    keys = NULL;
 
-    /* not again for this generation either way */
+    if (rc == NGX_OK && p) {
+        keys = ngx_kedge_jwks_parse((char *) p, len, NGX_KEDGE_JOSE_ALL_ALGS,
+                                    NULL, NULL, NULL, &err);
+        ngx_free(p);
 
-    is->generation = generation;
-
-    if (keys == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "kedge: issuer \"%V\": the stored keys: %s",
-                      &is->url, err);
-        return;
+        if (keys == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "kedge: issuer \"%V\": the stored keys: %s",
+                          &is->url, err);
+            rc = NGX_ERROR;
+        }
     }
 
     ngx_kedge_jwks_free(is->keys);
     is->keys = keys;
+
+    /* after a failure, the next request tries again */
+
+    if (rc == NGX_OK) {
+        is->generation = generation;
+        is->epoch = epoch;
+    }
 }

@@ -36,9 +36,10 @@ typedef struct {
     ngx_kedge_store_t              *store;
     ngx_uint_t                      index;        /* in the store */
 
-    /* worker-local: the parsed copy of the store's key set */
+    /* per process: the parsed copy of the store's key set */
     ngx_kedge_jwks_t               *keys;
     ngx_uint_t                      generation;
+    ngx_uint_t                      epoch;
 
     /* the fetcher's, in its process */
     ngx_log_t                      *log;
@@ -54,7 +55,6 @@ typedef struct {
     u_char                         *buf;
     size_t                          buf_len;
     size_t                          buf_size;
-    ngx_kedge_jwks_t               *fetched;      /* what it stored last */
 } ngx_kedge_oidc_issuer_t;
 
 

@@ -164,14 +164,16 @@ ngx_int_t ngx_kedge_store_keys_update(ngx_kedge_store_t *store,
     ngx_uint_t removed, ngx_log_t *log);
 void ngx_kedge_store_keys_failed(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_log_t *log);
-u_char *ngx_kedge_store_keys_copy(ngx_kedge_store_t *store, ngx_uint_t index,
-    size_t *len, ngx_uint_t *generation, ngx_log_t *log);
+ngx_int_t ngx_kedge_store_keys_copy(ngx_kedge_store_t *store,
+    ngx_uint_t index, u_char **jwks, size_t *len, ngx_uint_t *generation,
+    ngx_uint_t *epoch, ngx_log_t *log);
 ngx_uint_t ngx_kedge_store_keys_want(ngx_kedge_store_t *store,
     ngx_uint_t index, time_t cooldown);
 ngx_int_t ngx_kedge_store_token_get(ngx_kedge_store_t *store, u_char *digest,
     u_char *sub, size_t *sub_len);
 void ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
-    time_t expires, ngx_uint_t issuer, u_char *sub, size_t sub_len);
+    time_t expires, ngx_uint_t issuer, ngx_uint_t epoch, u_char *sub,
+    size_t sub_len);
 
 void ngx_kedge_store_set_aside(ngx_kedge_store_t *store,
     struct sockaddr *sockaddr, socklen_t socklen, ngx_msec_t backoff);

@@ -189,22 +189,42 @@ ngx_kedge_store_keys_update(ngx_kedge_store_t *store, ngx_uint_t index,
         return NGX_DECLINED;
     }
 
+    /* the old set goes first: its room may be what the new one needs */
+
+    old = is->jwks;
+
+    if (old) {
+        ngx_slab_free_locked(store->shpool, old);
+    }
+
     p = ngx_slab_alloc_locked(store->shpool, len);
+
     if (p == NULL) {
+
+        /*
+         * no room: no keys rather than keys the issuer may have revoked,
+         * so every token is refused until the next fetch finds room
+         */
+
+        is->jwks = NULL;
+        is->jwks_len = 0;
+        is->nkeys = 0;
+        is->epoch++;
         is->refetch = 0;
+        ngx_memory_barrier();
+        is->generation++;
         is->attempts++;
+
         ngx_shmtx_unlock(&store->shpool->mutex);
 
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "kedge: zone \"%V\" is full, issuer \"%*s\" keeps "
-                      "its last known keys", &store->shm_zone->shm.name,
-                      is->url_len, is->url);
+                      "kedge: zone \"%V\" is full, issuer \"%*s\" has no "
+                      "keys: its tokens are refused",
+                      &store->shm_zone->shm.name, is->url_len, is->url);
         return NGX_ERROR;
     }
 
     ngx_memcpy(p, jwks, len);
-
-    old = is->jwks;
 
     is->jwks = p;
     is->jwks_len = len;
@@ -220,10 +240,6 @@ ngx_kedge_store_keys_update(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_memory_barrier();
     is->generation++;
     is->attempts++;
-
-    if (old) {
-        ngx_slab_free_locked(store->shpool, old);
-    }
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
@@ -271,49 +287,53 @@ ngx_kedge_store_keys_failed(ngx_kedge_store_t *store, ngx_uint_t index,
 
 
 /*
- * A worker's copy of an issuer's JWK Set when its generation is not
- * "*generation" any more (ngx_alloc()ed, NUL-terminated, the caller
- * frees it); NULL otherwise, or with no keys yet.
+ * A worker's copy of an issuer's JWK Set, when its generation is not
+ * "*generation" any more: NGX_OK with the set in "*jwks" (ngx_alloc()ed,
+ * NUL-terminated, the caller frees it), or NULL when there is none (any
+ * more), and its generation and epoch; NGX_DECLINED: nothing changed;
+ * NGX_ERROR: no memory for the copy.
  */
 
-u_char *
+ngx_int_t
 ngx_kedge_store_keys_copy(ngx_kedge_store_t *store, ngx_uint_t index,
-    size_t *len, ngx_uint_t *generation, ngx_log_t *log)
+    u_char **jwks, size_t *len, ngx_uint_t *generation, ngx_uint_t *epoch,
+    ngx_log_t *log)
 {
-    u_char                    *p;
     ngx_kedge_store_issuer_t  *is;
 
     if (store->retired) {
-        return NULL;
+        return NGX_DECLINED;
     }
 
     is = &store->sh->issuers[index];
 
     if (is->generation == *generation) {
-        return NULL;
+        return NGX_DECLINED;
     }
+
+    *jwks = NULL;
+    *len = 0;
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
-    if (is->jwks == NULL) {
-        ngx_shmtx_unlock(&store->shpool->mutex);
-        return NULL;
+    if (is->jwks) {
+        *jwks = ngx_alloc(is->jwks_len + 1, log);
+        if (*jwks == NULL) {
+            ngx_shmtx_unlock(&store->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(*jwks, is->jwks, is->jwks_len);
+        (*jwks)[is->jwks_len] = '\0';
+        *len = is->jwks_len;
     }
 
-    p = ngx_alloc(is->jwks_len + 1, log);
-    if (p == NULL) {
-        ngx_shmtx_unlock(&store->shpool->mutex);
-        return NULL;
-    }
-
-    ngx_memcpy(p, is->jwks, is->jwks_len);
-    p[is->jwks_len] = '\0';
-    *len = is->jwks_len;
     *generation = is->generation;
+    *epoch = is->epoch;
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
-    return p;
+    return NGX_OK;
 }
 
 
@@ -414,7 +434,8 @@ ngx_kedge_store_token_get(ngx_kedge_store_t *store, u_char *digest,
 
 void
 ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
-    time_t expires, ngx_uint_t issuer, u_char *sub, size_t sub_len)
+    time_t expires, ngx_uint_t issuer, ngx_uint_t epoch, u_char *sub,
+    size_t sub_len)
 {
     ngx_kedge_store_sh_t     *sh;
     ngx_kedge_store_token_t  *t;
@@ -453,7 +474,7 @@ ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
     ngx_memcpy(&t->node.key, digest, sizeof(ngx_rbtree_key_t));
     t->expires = expires;
     t->issuer = issuer;
-    t->epoch = sh->issuers[issuer].epoch;
+    t->epoch = epoch;
     t->sub_len = (u_short) sub_len;
     ngx_memcpy(t->sub, sub, sub_len);
 

@@ -599,3 +599,33 @@ qr/\[emerg\] .*"refresh_min" is above "refresh_max" in "kedge_oidc_issuer" direc
     }
 --- error_log eval
 qr/\[emerg\] .*cannot open "\/nonexistent\/kedge-token" of "kedge_bearer_token" .* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 64: certificate rules and a token from different levels, no kedge_auth to say how they combine
+--- config
+    kedge_client_cert cn=alice;
+    location / {
+        kedge_bearer_token s3cret;
+        kedge_pass;
+    }
+--- error_log eval
+qr/\[emerg\] .*"kedge_client_cert" and "kedge_bearer_token" in \S+nginx\.conf:\d+ are both in effect: say with "kedge_auth" whether a request needs "either" or "both"/
+
+
+
+=== TEST 65: a route's certificate rules with auth=token: the certificate would not be looked at
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha auth=token cert_cn=alice;
+--- error_log eval
+qr/\[emerg\] .*"cert_\*=" rules with "auth=token" in "kedge_http_route" directive: the certificate would not be looked at; use "auth=cert", "either" or "both" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 66: a route's certificate rules with auth=off, whatever the order
+--- http_config
+    kedge_backend alpha endpoints=127.0.0.1:1;
+    kedge_http_route backend=alpha cert_cn=alice auth=off;
+--- error_log eval
+qr/\[emerg\] .*"cert_\*=" rules with "auth=off" in "kedge_http_route" directive/

@@ -162,14 +162,30 @@ pa=[] a=[]
 
 
 
-=== TEST 5: expired 5 s ago: within the default leeway (60 s)
+=== TEST 5: an audience list with "azp" the client id passes
+--- more_headers eval
+::bearer('azp-self')
+--- error_code: 200
+
+
+
+=== TEST 6: an audience list with "azp" another party is refused (OIDC Core 3.1.3.7)
+--- more_headers eval
+::bearer('azp-other')
+--- error_code: 401
+--- error_log
+token: the authorized party ("azp") is not the client id
+
+
+
+=== TEST 7: expired 5 s ago: within the default leeway (60 s)
 --- more_headers eval
 ::bearer('leeway-exp')
 --- error_code: 200
 
 
 
-=== TEST 6: expired 5 s ago: not under leeway=0
+=== TEST 8: expired 5 s ago: not under leeway=0
 --- more_headers eval
 ::bearer('leeway-exp')
 --- request
@@ -180,7 +196,7 @@ token: expired
 
 
 
-=== TEST 7: no Proxy-Authorization: 401, kedge's headers and body
+=== TEST 9: no Proxy-Authorization: 401, kedge's headers and body
 --- response_headers
 X-Kedge-Error: Unauthorized
 X-Kedge-Error-Type: unauthorized
@@ -193,7 +209,7 @@ kedge: unauthorized: client certificate: not asked for; token: no Proxy-Authoriz
 
 
 
-=== TEST 8: another scheme than Bearer
+=== TEST 10: another scheme than Bearer
 --- more_headers
 Proxy-Authorization: Basic YWxpY2U6c2VjcmV0
 --- error_code: 401
@@ -202,7 +218,7 @@ Proxy-Authorization is not "Bearer"
 
 
 
-=== TEST 9: Proxy-Authorization twice, one of them good: refused
+=== TEST 11: Proxy-Authorization twice, one of them good: refused
 --- more_headers eval
 ::bearer('good-rs256') . "Proxy-Authorization: Bearer x.y.z\n"
 --- error_code: 401
@@ -211,7 +227,7 @@ Proxy-Authorization more than once
 
 
 
-=== TEST 10: alg "none", unsigned
+=== TEST 12: alg "none", unsigned
 --- more_headers eval
 ::bearer('alg-none')
 --- error_code: 401
@@ -220,7 +236,7 @@ token: an empty segment
 
 
 
-=== TEST 11: HS256 keyed with the RSA public key (algorithm confusion)
+=== TEST 13: HS256 keyed with the RSA public key (algorithm confusion)
 --- more_headers eval
 ::bearer('hs256-rsa-pub')
 --- error_code: 401
@@ -229,7 +245,7 @@ token: unsupported algorithm
 
 
 
-=== TEST 12: an algorithm outside the allow-list (algs=ES256, an RS256 token)
+=== TEST 14: an algorithm outside the allow-list (algs=ES256, an RS256 token)
 --- more_headers eval
 ::bearer('good-rs256')
 --- request
@@ -240,7 +256,7 @@ token: algorithm not allowed
 
 
 
-=== TEST 13: an unknown kid
+=== TEST 15: an unknown kid
 --- more_headers eval
 ::bearer('unknown-kid')
 --- error_code: 401
@@ -249,7 +265,7 @@ token: unknown kid
 
 
 
-=== TEST 14: expired
+=== TEST 16: expired
 --- more_headers eval
 ::bearer('expired')
 --- error_code: 401
@@ -258,7 +274,7 @@ token: expired
 
 
 
-=== TEST 15: nbf in the future
+=== TEST 17: nbf in the future
 --- more_headers eval
 ::bearer('nbf-future')
 --- error_code: 401
@@ -267,7 +283,7 @@ token: not valid yet ("nbf")
 
 
 
-=== TEST 16: iat in the future
+=== TEST 18: iat in the future
 --- more_headers eval
 ::bearer('iat-future')
 --- error_code: 401
@@ -276,7 +292,7 @@ token: issued in the future ("iat")
 
 
 
-=== TEST 17: another issuer (the configured one is a prefix of it)
+=== TEST 19: another issuer (the configured one is a prefix of it)
 --- more_headers eval
 ::bearer('wrong-iss')
 --- error_code: 401
@@ -285,7 +301,7 @@ token: wrong or no issuer ("iss")
 
 
 
-=== TEST 18: another audience
+=== TEST 20: another audience
 --- more_headers eval
 ::bearer('wrong-aud')
 --- error_code: 401
@@ -294,7 +310,7 @@ token: the audience ("aud") lacks the client id
 
 
 
-=== TEST 19: no exp
+=== TEST 21: no exp
 --- more_headers eval
 ::bearer('no-exp')
 --- error_code: 401
@@ -303,7 +319,7 @@ token: no expiry ("exp")
 
 
 
-=== TEST 20: no permissions claim
+=== TEST 22: no permissions claim
 --- more_headers eval
 ::bearer('no-perms')
 --- error_code: 401
@@ -312,7 +328,7 @@ token: the permissions claim is missing or not a list
 
 
 
-=== TEST 21: permissions a string, not a list
+=== TEST 23: permissions a string, not a list
 --- more_headers eval
 ::bearer('perms-string')
 --- error_code: 401
@@ -321,7 +337,7 @@ token: the permissions claim is missing or not a list
 
 
 
-=== TEST 22: permissions a list with a number in it
+=== TEST 24: permissions a list with a number in it
 --- more_headers eval
 ::bearer('perms-mixed')
 --- error_code: 401
@@ -330,7 +346,7 @@ token: the permissions claim is not a list of strings
 
 
 
-=== TEST 23: no whitelisted permission
+=== TEST 25: no whitelisted permission
 --- more_headers eval
 ::bearer('no-allowed-perm')
 --- error_code: 401
@@ -339,7 +355,7 @@ token: no allowed permission
 
 
 
-=== TEST 24: a header member twice ("alg": "none", then "RS256")
+=== TEST 26: a header member twice ("alg": "none", then "RS256")
 --- more_headers eval
 ::bearer('dup-header-key')
 --- error_code: 401
@@ -348,7 +364,7 @@ token: header not strict base64url of a JSON object
 
 
 
-=== TEST 25: a payload member twice ("perms")
+=== TEST 27: a payload member twice ("perms")
 --- more_headers eval
 ::bearer('dup-payload-key')
 --- error_code: 401
@@ -357,7 +373,7 @@ token: payload not strict base64url of a JSON object
 
 
 
-=== TEST 26: an unknown crit header
+=== TEST 28: an unknown crit header
 --- more_headers eval
 ::bearer('crit')
 --- error_code: 401
@@ -366,7 +382,7 @@ token: a "crit" header
 
 
 
-=== TEST 27: b64: false (RFC 7797)
+=== TEST 29: b64: false (RFC 7797)
 --- more_headers eval
 ::bearer('b64-false')
 --- error_code: 401
@@ -375,7 +391,7 @@ qr/token: a "(?:b64|crit)" header/
 
 
 
-=== TEST 28: padded base64url
+=== TEST 30: padded base64url
 --- more_headers eval
 ::bearer('padded-b64')
 --- error_code: 401
@@ -384,7 +400,7 @@ token: signature not strict base64url
 
 
 
-=== TEST 29: non-canonical base64url (unused bits set)
+=== TEST 31: non-canonical base64url (unused bits set)
 --- more_headers eval
 ::bearer('noncanonical-b64')
 --- error_code: 401
@@ -393,7 +409,7 @@ token: signature not strict base64url
 
 
 
-=== TEST 30: trailing garbage after "="
+=== TEST 32: trailing garbage after "="
 --- more_headers eval
 ::bearer('trailing-garbage')
 --- error_code: 401
@@ -402,7 +418,7 @@ token: a malformed bearer token
 
 
 
-=== TEST 31: four segments
+=== TEST 33: four segments
 --- more_headers eval
 ::bearer('four-segments')
 --- error_code: 401
@@ -411,7 +427,7 @@ token: not three segments
 
 
 
-=== TEST 32: two segments
+=== TEST 34: two segments
 --- more_headers eval
 ::bearer('two-segments')
 --- error_code: 401
@@ -420,7 +436,7 @@ token: not three segments
 
 
 
-=== TEST 33: an ES256 signature one byte short
+=== TEST 35: an ES256 signature one byte short
 --- more_headers eval
 ::bearer('sig-short')
 --- error_code: 401
@@ -429,7 +445,7 @@ token: wrong signature length
 
 
 
-=== TEST 34: an ES256 signature one byte long
+=== TEST 36: an ES256 signature one byte long
 --- more_headers eval
 ::bearer('sig-long')
 --- error_code: 401
@@ -438,7 +454,7 @@ token: wrong signature length
 
 
 
-=== TEST 35: an ES256 signature DER-encoded
+=== TEST 37: an ES256 signature DER-encoded
 --- more_headers eval
 ::bearer('sig-der')
 --- error_code: 401
@@ -447,7 +463,7 @@ token: wrong signature length
 
 
 
-=== TEST 36: a token over max_token (4k), well within nginx's header limits
+=== TEST 38: a token over max_token (4k), well within nginx's header limits
 --- more_headers eval
 ::bearer('oversize', size => 6000)
 --- error_code: 401
@@ -456,7 +472,7 @@ token: token too large
 
 
 
-=== TEST 37: a header that is not JSON
+=== TEST 39: a header that is not JSON
 --- more_headers eval
 ::bearer('malformed-header')
 --- error_code: 401
@@ -465,7 +481,7 @@ token: header not strict base64url of a JSON object
 
 
 
-=== TEST 38: a header that is JSON but not an object
+=== TEST 40: a header that is JSON but not an object
 --- more_headers eval
 ::bearer('header-not-object')
 --- error_code: 401
@@ -474,7 +490,7 @@ token: header not strict base64url of a JSON object
 
 
 
-=== TEST 39: a key set with a weak RSA key, a symmetric key and a kid twice: those are left out, the good keys stay
+=== TEST 41: a key set with a weak RSA key, a symmetric key and a kid twice: those are left out, the good keys stay
 --- exec
 for c in weak-key oct-key dup-kid good-es256; do
     t=$($TEST_NGINX_MINT $c --iss $TEST_NGINX_WEAK_ISSUER --perms a)
@@ -491,7 +507,7 @@ good-es256 200
 
 
 
-=== TEST 40: a flood of random kids: one refetch per cool-down, the known kid keeps working
+=== TEST 42: a flood of random kids: one refetch per cool-down, the known kid keeps working
 --- exec
 stats() { curl -s $TEST_NGINX_STATIC_CONTROL/stats | sed 's/.*"jwks":\([0-9]*\).*/\1/'; }
 good=$($TEST_NGINX_MINT good-rs256 --iss $TEST_NGINX_STATIC_ISSUER --perms a)
@@ -514,7 +530,7 @@ refetches: 1
 
 
 
-=== TEST 41: gRPC: a good token passes, the backend gets no proxy-authorization, its own authorization passes
+=== TEST 43: gRPC: a good token passes, the backend gets no proxy-authorization, its own authorization passes
 --- exec eval
 "t=\$(\$TEST_NGINX_MINT good-rs256 --iss \$TEST_NGINX_STATIC_ISSUER --perms a)
 /usr/bin/python3 \$TEST_NGINX_CLIENT --target 127.0.0.1:\$TEST_NGINX_H2C_PORT --authority svc.example.com -H \"proxy-authorization=Bearer \$t\" -H authorization=backend-own | sed 's/ meta=.*//'
@@ -526,7 +542,7 @@ authorization=backend-own$
 
 
 
-=== TEST 42: gRPC: no token, a bad token: UNAUTHENTICATED (16) for a real gRPC client
+=== TEST 44: gRPC: no token, a bad token: UNAUTHENTICATED (16) for a real gRPC client
 --- exec
 t=$($TEST_NGINX_MINT expired --iss $TEST_NGINX_STATIC_ISSUER --perms a)
 /usr/bin/python3 $TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority svc.example.com
@@ -541,7 +557,7 @@ token: expired
 
 
 
-=== TEST 43: the refusal's log level is configurable, and kedge never logs the token (nginx's debug log, on in tests, shows every header)
+=== TEST 45: the refusal's log level is configurable, and kedge never logs the token (nginx's debug log, on in tests, shows every header)
 --- config
     kedge_oidc issuer=$TEST_NGINX_STATIC_ISSUER client_id=kedge allow=a;
     kedge_auth_log warn;
@@ -558,7 +574,7 @@ qr/kedge.*eyJ/
 
 
 
-=== TEST 44: the same token again, from the cache: its subject too
+=== TEST 46: the same token again, from the cache: its subject too
 --- exec
 t=$($TEST_NGINX_MINT good-rs256 --iss $TEST_NGINX_STATIC_ISSUER --perms b --sub carol)
 for i in 1 2 3; do
@@ -571,7 +587,7 @@ X-Sub: carol
 
 
 
-=== TEST 45: a key published after nginx fetched the set: its first token waits for one refetch and passes
+=== TEST 47: a key published after nginx fetched the set: its first token waits for one refetch and passes
 --- exec
 cp $TEST_NGINX_ROT_JWKS $TEST_NGINX_ROT_JWKS.orig
 rs=$($TEST_NGINX_MINT good-rs256 --iss $TEST_NGINX_ROT_ISSUER --perms a)
@@ -587,3 +603,28 @@ ec1, new: 200
 an unknown kid, fetching its keys
 --- no_error_log
 unauthorized
+
+
+
+=== TEST 48: a key replaced under the same kid: tokens of the old key, cached ones included, are refused at once
+--- exec
+cp $TEST_NGINX_ROT_JWKS $TEST_NGINX_ROT_JWKS.orig
+rs=$($TEST_NGINX_MINT good-rs256 --iss $TEST_NGINX_ROT_ISSUER --perms a)
+echo "rsa1: $(curl -s -o /dev/null -w '%{http_code}' -H "Proxy-Authorization: Bearer $rs" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/rot) $(curl -s -o /dev/null -w '%{http_code}' -H "Proxy-Authorization: Bearer $rs" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/rot)"
+# the "dup" key of jwks-weak.json (its last), published as "rsa1"
+/usr/bin/python3 - $TEST_NGINX_OIDC_KEYS/jwks-weak.json $TEST_NGINX_ROT_JWKS <<'PY'
+import json, sys
+key = json.load(open(sys.argv[1]))["keys"][-1]
+key["kid"] = "rsa1"
+json.dump({"keys": [key]}, open(sys.argv[2], "w"))
+PY
+# any unknown kid makes nginx fetch the set again
+t=$($TEST_NGINX_MINT random-kid --iss $TEST_NGINX_ROT_ISSUER --perms a)
+curl -s -o /dev/null -H "Proxy-Authorization: Bearer $t" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/rot
+echo "rsa1, its key replaced: $(curl -s -o /dev/null -w '%{http_code}' -H "Proxy-Authorization: Bearer $rs" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/rot)"
+cp $TEST_NGINX_ROT_JWKS.orig $TEST_NGINX_ROT_JWKS
+--- response_body
+rsa1: 200 200
+rsa1, its key replaced: 401
+--- error_log
+token: bad signature

@@ -14,6 +14,8 @@ $ENV{TEST_NGINX_B_PORT} ||= $port + 160;
 $ENV{TEST_NGINX_TLS_PORT} ||= $port + 161;
 $ENV{TEST_NGINX_NOCA_PORT} ||= $port + 162;
 $ENV{TEST_NGINX_G_PORT} ||= $port + 163;
+$ENV{TEST_NGINX_SNI_PORT} ||= $port + 164;
+$ENV{TEST_NGINX_ECHO_PORT} ||= $port + 165;
 $ENV{TEST_NGINX_CLIENT} = repo_root() . "/t/peers/grpc_client.py";
 
 test_certs();
@@ -116,6 +118,38 @@ our $Common = <<'_EOC_';
             kedge_bearer_token s3cret-T0ken;
             kedge_auth off;
             kedge_pass ssl_trusted_certificate=$TEST_NGINX_CERT_DIR/ca.crt;
+        }
+    }
+
+    # the backend that shows the headers it got
+    server {
+        listen 127.0.0.1:$TEST_NGINX_ECHO_PORT;
+        return 200 "host=$http_host ua=$http_user_agent xff=$http_x_forwarded_for pa=[$http_proxy_authorization]\n";
+    }
+
+    # two servers on one port, each trusting its own CA: the default one
+    # trusts another CA, internal.example.com the clients' one
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SNI_PORT ssl default_server;
+        ssl_certificate $TEST_NGINX_CERT_DIR/server.crt;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/server.key;
+        ssl_client_certificate $TEST_NGINX_CERT_DIR/other-ca.crt;
+        ssl_verify_client optional;
+        return 200 "default\n";
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SNI_PORT ssl;
+        server_name internal.example.com;
+        ssl_certificate $TEST_NGINX_CERT_DIR/server.crt;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/server.key;
+        ssl_client_certificate $TEST_NGINX_CERT_DIR/clients-ca.crt;
+        ssl_verify_client optional;
+
+        location / {
+            kedge_auth cert;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_B_PORT;
+            add_header X-CN $kedge_client_cn always;
         }
     }
 
@@ -363,3 +397,110 @@ healthz, none: 401
 --- response_body
 status=OK backend=grpc-a authority=svc.example.com seq=0 conn=0 message=hello
 status=UNAUTHENTICATED code=16 message=Unauthorized
+
+
+
+=== TEST 13: "satisfy any": a kedge_pass location that asks for nothing leaves access to nginx's own modules
+--- config
+    location / {
+        satisfy any;
+        allow 10.9.9.9;
+        deny all;
+        kedge_pass ssl_trusted_certificate=$TEST_NGINX_CERT_DIR/ca.crt;
+    }
+--- request
+GET /x
+--- error_code: 403
+
+
+
+=== TEST 14: a certificate verified by the default server's CA does not count for another server's Host (no SNI)
+--- exec
+sni() { curl -s -o /dev/null -w '%{http_code}' --cacert $c/ca.crt --cert $c/$1.crt --key $c/$1.key --resolve internal.example.com:$TEST_NGINX_SNI_PORT:127.0.0.1 https://internal.example.com:$TEST_NGINX_SNI_PORT/; }
+nosni() { curl -s -o /dev/null -w '%{http_code}' -k --cert $c/$1.crt --key $c/$1.key -H 'Host: internal.example.com' https://127.0.0.1:$TEST_NGINX_SNI_PORT/; }
+echo "SNI, alice: $(sni client)"
+echo "SNI, mallory: $(sni stranger)"
+echo "no SNI, mallory (the default server verified it): $(nosni stranger)"
+--- response_body
+SNI, alice: 200
+SNI, mallory: 400
+no SNI, mallory (the default server verified it): 401
+--- error_log
+the client certificate was verified for another server
+
+
+
+=== TEST 15: the stripped Proxy-Authorization leaves the other headers as they were
+--- config
+    location / {
+        kedge_bearer_token s3cret-T0ken;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- raw_request eval
+"GET /x HTTP/1.0\r
+Proxy-Authorization: Bearer s3cret-T0ken\r
+Host: a.example\r
+User-Agent: ua-val\r
+X-Forwarded-For: 1.1.1.1\r
+X-Other: b.example\r
+\r
+"
+--- response_body
+host=a.example ua=ua-val xff=1.1.1.1, 127.0.0.1 pa=[]
+
+
+
+=== TEST 16: an internal redirect to another location checks the same credentials again
+--- config
+    location / {
+        kedge_bearer_token s3cret-T0ken;
+        try_files /nonexistent @again;
+    }
+
+    location @again {
+        kedge_bearer_token s3cret-T0ken;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+
+    location /other {
+        kedge_bearer_token s3cret-T0ken;
+        try_files /nonexistent @stricter;
+    }
+
+    location @stricter {
+        kedge_bearer_token an0ther-T0ken;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ECHO_PORT;
+    }
+--- request eval
+["GET /x", "GET /other"]
+--- more_headers
+Proxy-Authorization: Bearer s3cret-T0ken
+--- error_code eval
+[200, 401]
+
+
+
+=== TEST 17: a subrequest (SSI) cannot reach a route that asks for credentials
+--- config
+    location = /page.html {
+        ssi on;
+        root html;
+    }
+
+    location / {
+        kedge_pass ssl_trusted_certificate=$TEST_NGINX_CERT_DIR/ca.crt;
+    }
+--- user_files
+>>> page.html
+open: <!--# include virtual="/r/open/x" -->
+alice: <!--# include virtual="/r/alice/x" -->
+--- request
+GET /page.html
+--- response_body_like chomp
+^open: ok pa=\[\] a=\[\]
+
+alice: Unauthorized$
+--- error_log
+kedge: unauthorized: a subrequest to route #1, which asks for credentials
