@@ -15,6 +15,7 @@
 
 #include "ngx_kedge_store.h"
 #include "ngx_kedge_curl.h"
+#include "ngx_kedge_k8s.h"
 
 
 /* the Kubernetes API server and how to talk to it */
@@ -28,20 +29,57 @@ typedef struct {
 } ngx_kedge_k8s_api_t;
 
 
-typedef struct ngx_kedge_k8s_slice_s  ngx_kedge_k8s_slice_entry_t;
+/* the events of a watch a reflector hands over */
+#define NGX_KEDGE_K8S_ADDED           0
+#define NGX_KEDGE_K8S_MODIFIED        1
+#define NGX_KEDGE_K8S_DELETED         2
+#define NGX_KEDGE_K8S_BOOKMARK        3
 
 
-/* one k8s= backend: the EndpointSlices of a Service, listed and watched */
-typedef struct {
-    ngx_str_t                       backend;      /* for logs */
-    ngx_str_t                       service;
-    ngx_str_t                       namespace;
-    ngx_str_t                       port_name;    /* or: */
-    in_port_t                       port_number;
+typedef struct ngx_kedge_k8s_reflector_s  ngx_kedge_k8s_reflector_t;
 
+/*
+ * A list body, unwrapped: the callback decodes its kind, replaces all it
+ * knew and sets the list's resourceVersion (ngx_kedge_k8s_reflector_rv());
+ * NGX_ERROR with *err set keeps what it knew.
+ */
+typedef ngx_int_t (*ngx_kedge_k8s_list_pt)(ngx_kedge_k8s_reflector_t *rf,
+    ngx_kedge_k8s_unknown_t *u, const char **err);
+
+/*
+ * The object of one watch event (NGX_KEDGE_K8S_ADDED...), unwrapped: the
+ * callback applies it, then sets its resourceVersion; a BOOKMARK only
+ * sets it.  NGX_ERROR with *err set: the watch starts over with a list.
+ */
+typedef ngx_int_t (*ngx_kedge_k8s_event_pt)(ngx_kedge_k8s_reflector_t *rf,
+    ngx_uint_t type, ngx_kedge_k8s_unknown_t *u, const char **err);
+
+/*
+ * What the list or the events changed goes out (to the store): NGX_OK
+ * means in sync; NGX_ERROR, not (it logged why).
+ */
+typedef ngx_int_t (*ngx_kedge_k8s_publish_pt)(ngx_kedge_k8s_reflector_t *rf);
+
+/* a sync failed: what was known stays, marked stale */
+typedef void (*ngx_kedge_k8s_failed_pt)(ngx_kedge_k8s_reflector_t *rf);
+
+
+/*
+ * One resource listed and watched as client-go's reflector does it, on
+ * libcurl in the fetcher's process.  The caller sets the fields above
+ * "run time" and keeps the memory until ngx_kedge_k8s_reflector_stop().
+ */
+struct ngx_kedge_k8s_reflector_s {
     ngx_kedge_k8s_api_t            *api;
-    ngx_uint_t                      index;        /* in the store */
-    ngx_kedge_store_t              *store;
+    ngx_str_t                       path;         /* ".../endpointslices" */
+    ngx_str_t                       selector;     /* labelSelector, encoded */
+    ngx_str_t                       what;         /* for logs */
+
+    ngx_kedge_k8s_list_pt           list;
+    ngx_kedge_k8s_event_pt          event;
+    ngx_kedge_k8s_publish_pt        publish;
+    ngx_kedge_k8s_failed_pt         failed;
+    void                           *data;
 
     /* run time, in the fetcher's process */
     ngx_log_t                      *log;
@@ -60,13 +98,48 @@ typedef struct {
     u_char                         *buf;          /* body, frames */
     size_t                          buf_len;
     size_t                          buf_size;
+};
 
+
+typedef struct ngx_kedge_k8s_slice_s  ngx_kedge_k8s_slice_entry_t;
+
+
+/* one k8s= backend: the EndpointSlices of a Service, listed and watched */
+typedef struct {
+    ngx_str_t                       backend;      /* for logs */
+    ngx_str_t                       service;
+    ngx_str_t                       namespace;
+    ngx_str_t                       port_name;    /* or: */
+    in_port_t                       port_number;
+
+    ngx_kedge_k8s_api_t            *api;
+    ngx_uint_t                      index;        /* in the store */
+    ngx_kedge_store_t              *store;
+
+    /* run time, in the fetcher's process */
+    ngx_kedge_k8s_reflector_t       reflector;
     ngx_kedge_k8s_slice_entry_t    *slices;       /* by slice name */
+    ngx_uint_t                      allocated;    /* by _watch_create() */
 } ngx_kedge_k8s_watch_t;
 
 
+ngx_int_t ngx_kedge_k8s_api_init(ngx_kedge_k8s_api_t *api, ngx_pool_t *pool,
+    ngx_log_t *log);
+ngx_int_t ngx_kedge_k8s_reflector_start(ngx_kedge_k8s_reflector_t *rf,
+    ngx_log_t *log);
+void ngx_kedge_k8s_reflector_stop(ngx_kedge_k8s_reflector_t *rf);
+ngx_int_t ngx_kedge_k8s_reflector_rv(ngx_kedge_k8s_reflector_t *rf,
+    const char *rv);
+u_char *ngx_kedge_k8s_escape(u_char *dst, u_char *last, u_char *src,
+    size_t len);
+
 ngx_int_t ngx_kedge_k8s_watch_start(ngx_kedge_k8s_watch_t *w,
     ngx_pool_t *pool, ngx_log_t *log);
+ngx_kedge_k8s_watch_t *ngx_kedge_k8s_watch_create(ngx_kedge_k8s_api_t *api,
+    ngx_kedge_store_t *store, ngx_uint_t index, ngx_str_t *backend,
+    ngx_str_t *service, ngx_str_t *namespace, ngx_str_t *port_name,
+    ngx_log_t *log);
+void ngx_kedge_k8s_watch_destroy(ngx_kedge_k8s_watch_t *w);
 
 
 #endif /* _NGX_KEDGE_K8S_CLIENT_H_INCLUDED_ */
