@@ -17,6 +17,7 @@
  */
 
 
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -191,4 +192,447 @@ ngx_kedge_k8s_slice_endpoints(const ngx_kedge_k8s_slice_t *slice,
     }
 
     return NGX_KEDGE_K8S_OK;
+}
+
+
+/*
+ * kedge's dynamic routing discovery (its pkg/discovery): what a Service
+ * labelled "<prefix>kedge-exposed: true" exposes.  For every port named
+ * http, grpc, httptls or grpctls, or one of these and "-anything":
+ *
+ *   - a backend "<service>_<namespace>_<target port>", dashes made
+ *     underscores (kedge's names are ^[a-z_0-9.]{2,64}$), the target port
+ *     a name or a number, the Service port's own when unset;
+ *   - a route on the host "<service>.<namespace>.svc.<domain suffix>",
+ *     or the "<prefix>host-matcher" annotation, on the Service port; gRPC
+ *     routes take the "<prefix>service-name-matcher" annotation as their
+ *     service glob (default: any).
+ *
+ * Other ports are ignored, as in kedge.  What cannot be used is refused
+ * with a reason: a Service as a whole (its name, namespace or
+ * annotations), or a port (counted and the first one named).
+ */
+
+
+static int ngx_kedge_k8s_dns_label(const char *s);
+static int ngx_kedge_k8s_glob_valid(const char *s);
+static const char *ngx_kedge_k8s_label(
+    const K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta *meta,
+    const char *prefix, const char *name);
+static const char *ngx_kedge_k8s_annotation(
+    const K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta *meta,
+    const char *prefix, const char *name);
+static const char *ngx_kedge_k8s_expose_port(
+    const K8s__Io__Api__Core__V1__ServicePort *sp,
+    const ngx_kedge_k8s_exposed_t *out, ngx_kedge_k8s_exposed_port_t *port);
+
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63: Services, namespaces */
+
+static int
+ngx_kedge_k8s_dns_label(const char *s)
+{
+    size_t  i, len;
+
+    len = strlen(s);
+
+    if (len == 0 || len > NGX_KEDGE_K8S_LABEL_LEN
+        || s[0] == '-' || s[len - 1] == '-')
+    {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
+              || s[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A label key prefix: empty, a DNS subdomain and "/" ("kedge.com/"), or
+ * a start of the key's name ("kedge-"): the keys it makes, up to
+ * "<prefix>service-name-matcher", must be valid label keys.
+ */
+
+int
+ngx_kedge_k8s_label_prefix_valid(const char *prefix)
+{
+    size_t       i, len;
+    const char  *slash;
+
+    len = strlen(prefix);
+    slash = strchr(prefix, '/');
+
+    if (slash) {
+        if (slash != prefix + len - 1 || len == 1
+            || len - 1 > NGX_KEDGE_K8S_PREFIX_LEN
+            || prefix[0] == '.' || prefix[len - 2] == '.'
+            || prefix[0] == '-' || prefix[len - 2] == '-')
+        {
+            return 0;
+        }
+
+        for (i = 0; i < len - 1; i++) {
+            if (!((prefix[i] >= 'a' && prefix[i] <= 'z')
+                  || (prefix[i] >= '0' && prefix[i] <= '9')
+                  || prefix[i] == '-' || prefix[i] == '.'))
+            {
+                return 0;
+            }
+        }
+
+        return 1;
+    }
+
+    if (len + sizeof("service-name-matcher") - 1 > 63
+        || (len && !((prefix[0] >= 'a' && prefix[0] <= 'z')
+                     || (prefix[0] >= 'A' && prefix[0] <= 'Z')
+                     || (prefix[0] >= '0' && prefix[0] <= '9'))))
+    {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((prefix[i] >= 'a' && prefix[i] <= 'z')
+              || (prefix[i] >= 'A' && prefix[i] <= 'Z')
+              || (prefix[i] >= '0' && prefix[i] <= '9')
+              || prefix[i] == '-' || prefix[i] == '_' || prefix[i] == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a route's host, as kedge_http_route takes it: lower case, no port */
+
+int
+ngx_kedge_k8s_host_valid(const char *host)
+{
+    size_t  i, len;
+
+    len = strlen(host);
+
+    if (len == 0 || len > NGX_KEDGE_K8S_HOST_LEN
+        || host[0] == '.' || host[len - 1] == '.')
+    {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((host[i] >= 'a' && host[i] <= 'z')
+              || (host[i] >= '0' && host[i] <= '9')
+              || host[i] == '.' || host[i] == '-' || host[i] == '_'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a service glob, as kedge_grpc_route takes it: "*" only at the end */
+
+static int
+ngx_kedge_k8s_glob_valid(const char *s)
+{
+    size_t  i, len;
+
+    len = strlen(s);
+
+    if (len > NGX_KEDGE_K8S_HOST_LEN || (len && s[0] == '/')) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (s[i] <= ' ' || s[i] >= 0x7f || (s[i] == '*' && i != len - 1)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a map is repeated entries on the wire: the last of a key wins */
+
+static const char *
+ngx_kedge_k8s_label(
+    const K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta *meta,
+    const char *prefix, const char *name)
+{
+    size_t       i, len;
+    const char  *value;
+
+    len = strlen(prefix);
+    value = NULL;
+
+    for (i = 0; i < meta->n_labels; i++) {
+        if (meta->labels[i]->key && meta->labels[i]->value
+            && strncmp(meta->labels[i]->key, prefix, len) == 0
+            && strcmp(meta->labels[i]->key + len, name) == 0)
+        {
+            value = meta->labels[i]->value;
+        }
+    }
+
+    return value;
+}
+
+
+static const char *
+ngx_kedge_k8s_annotation(
+    const K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta *meta,
+    const char *prefix, const char *name)
+{
+    size_t       i, len;
+    const char  *value;
+
+    len = strlen(prefix);
+    value = NULL;
+
+    for (i = 0; i < meta->n_annotations; i++) {
+        if (meta->annotations[i]->key && meta->annotations[i]->value
+            && strncmp(meta->annotations[i]->key, prefix, len) == 0
+            && strcmp(meta->annotations[i]->key + len, name) == 0)
+        {
+            value = meta->annotations[i]->value;
+        }
+    }
+
+    return value;
+}
+
+
+int
+ngx_kedge_k8s_service_expose(const ngx_kedge_k8s_service_t *svc,
+    const char *prefix, const char *domain_suffix,
+    ngx_kedge_k8s_exposed_t *out, ngx_kedge_k8s_exposed_port_t *ports,
+    size_t max, const char **err)
+{
+    int                                                     n;
+    size_t                                                  i;
+    const char                                             *value, *why;
+    ngx_kedge_k8s_exposed_port_t                            port;
+    const K8s__Io__Api__Core__V1__ServicePort              *sp;
+    const K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta  *meta;
+
+    memset(out, 0, sizeof(ngx_kedge_k8s_exposed_t));
+    out->ports = ports;
+
+    meta = svc->metadata;
+
+    if (meta == NULL) {
+        *err = "a Service without metadata";
+        return NGX_KEDGE_K8S_ERROR;
+    }
+
+    value = ngx_kedge_k8s_label(meta, prefix, "kedge-exposed");
+
+    if (value == NULL || strcmp(value, "true") != 0) {
+        return NGX_KEDGE_K8S_DECLINED;
+    }
+
+    /* both go into URLs and names: DNS labels, as Kubernetes makes them */
+
+    if (meta->name == NULL || meta->namespace_ == NULL
+        || !ngx_kedge_k8s_dns_label(meta->name)
+        || !ngx_kedge_k8s_dns_label(meta->namespace_))
+    {
+        *err = "invalid name or namespace";
+        return NGX_KEDGE_K8S_ERROR;
+    }
+
+    strcpy(out->name, meta->name);
+    strcpy(out->namespace, meta->namespace_);
+
+    value = ngx_kedge_k8s_annotation(meta, prefix, "host-matcher");
+
+    if (value && value[0] != '\0') {
+        if (strlen(value) > NGX_KEDGE_K8S_HOST_LEN) {
+            *err = "invalid host-matcher annotation";
+            return NGX_KEDGE_K8S_ERROR;
+        }
+
+        for (i = 0; value[i]; i++) {
+            out->host[i] = (value[i] >= 'A' && value[i] <= 'Z')
+                           ? (char) (value[i] | 0x20) : value[i];
+        }
+
+        out->host[i] = '\0';
+
+        if (!ngx_kedge_k8s_host_valid(out->host)) {
+            *err = "invalid host-matcher annotation";
+            return NGX_KEDGE_K8S_ERROR;
+        }
+
+    } else {
+        n = snprintf(out->host, sizeof(out->host), "%s.%s.svc.%s",
+                     out->name, out->namespace, domain_suffix);
+
+        if (n < 0 || (size_t) n >= sizeof(out->host)
+            || !ngx_kedge_k8s_host_valid(out->host))
+        {
+            *err = "the host it makes is longer than 253";
+            return NGX_KEDGE_K8S_ERROR;
+        }
+    }
+
+    value = ngx_kedge_k8s_annotation(meta, prefix, "service-name-matcher");
+
+    if (value && !(value[0] == '*' && value[1] == '\0')) {
+        if (!ngx_kedge_k8s_glob_valid(value)) {
+            *err = "invalid service-name-matcher annotation";
+            return NGX_KEDGE_K8S_ERROR;
+        }
+
+        strcpy(out->service, value);
+    }
+
+    for (i = 0; svc->spec && i < svc->spec->n_ports; i++) {
+        sp = svc->spec->ports[i];
+
+        why = ngx_kedge_k8s_expose_port(sp, out, &port);
+
+        if (why == NULL && out->nports == max) {
+            why = "more kedge ports than allowed";
+        }
+
+        if (why == NULL) {
+            ports[out->nports++] = port;
+            continue;
+        }
+
+        if (why[0] == '\0') {
+            /* not a port of kedge's names: ignored, as kedge does */
+            continue;
+        }
+
+        if (out->skipped++ == 0) {
+            out->skipped_reason = why;
+
+            if (sp->name && strlen(sp->name) <= NGX_KEDGE_K8S_PORT_LEN) {
+                strcpy(out->skipped_port, sp->name);
+            }
+        }
+    }
+
+    return NGX_KEDGE_K8S_OK;
+}
+
+
+/* NULL: exposed; "": not a port of kedge's; else why it is left out */
+
+static const char *
+ngx_kedge_k8s_expose_port(const K8s__Io__Api__Core__V1__ServicePort *sp,
+    const ngx_kedge_k8s_exposed_t *out, ngx_kedge_k8s_exposed_port_t *port)
+{
+    int          n;
+    char        *p, target[NGX_KEDGE_K8S_PORT_LEN + 1];
+    size_t       i, len;
+    const char  *name, *tls;
+
+    name = sp->name ? sp->name : "";
+
+    if (strcmp(name, "http") == 0 || strncmp(name, "http-", 5) == 0) {
+        port->protocol = NGX_KEDGE_K8S_HTTP;
+        tls = NULL;
+
+    } else if (strcmp(name, "grpc") == 0 || strncmp(name, "grpc-", 5) == 0) {
+        port->protocol = NGX_KEDGE_K8S_GRPC;
+        tls = NULL;
+
+    } else if (strcmp(name, "httptls") == 0
+               || strncmp(name, "httptls-", 8) == 0)
+    {
+        port->protocol = NGX_KEDGE_K8S_HTTP;
+        tls = name;
+
+    } else if (strcmp(name, "grpctls") == 0
+               || strncmp(name, "grpctls-", 8) == 0)
+    {
+        port->protocol = NGX_KEDGE_K8S_GRPC;
+        tls = name;
+
+    } else {
+        return "";
+    }
+
+    port->tls = (tls != NULL);
+
+    len = strlen(name);
+
+    if (len > NGX_KEDGE_K8S_PORT_LEN || name[len - 1] == '-') {
+        return "invalid port name";
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z')
+              || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+        {
+            return "invalid port name";
+        }
+    }
+
+    strcpy(port->name, name);
+
+    if (sp->protocol && strcmp(sp->protocol, "TCP") != 0) {
+        return "not a TCP port";
+    }
+
+    if (!sp->has_port || sp->port < 1 || sp->port > 65535) {
+        return "invalid port number";
+    }
+
+    port->port = (uint16_t) sp->port;
+
+    /* the target port: a name (IntOrString type 1), else a number */
+
+    if (sp->targetport && sp->targetport->has_type
+        && sp->targetport->type == 1)
+    {
+        if (sp->targetport->strval == NULL
+            || !ngx_kedge_k8s_dns_label(sp->targetport->strval))
+        {
+            return "invalid targetPort";
+        }
+
+        strcpy(target, sp->targetport->strval);
+
+    } else if (sp->targetport && sp->targetport->has_intval
+               && sp->targetport->intval != 0)
+    {
+        if (sp->targetport->intval < 1 || sp->targetport->intval > 65535) {
+            return "invalid targetPort";
+        }
+
+        snprintf(target, sizeof(target), "%d", (int) sp->targetport->intval);
+
+    } else {
+        snprintf(target, sizeof(target), "%d", (int) sp->port);
+    }
+
+    n = snprintf(port->backend, sizeof(port->backend), "%s_%s_%s",
+                 out->name, out->namespace, target);
+
+    if (n < 0 || (size_t) n >= sizeof(port->backend)) {
+        return "the backend name it makes is longer than 64";
+    }
+
+    for (p = port->backend; *p; p++) {
+        if (*p == '-') {
+            *p = '_';
+        }
+    }
+
+    return NULL;
 }

@@ -283,6 +283,143 @@ test_hostile(const char *dir)
 }
 
 
+static void
+test_services(const char *dir)
+{
+    int                            rc;
+    size_t                         len;
+    uint8_t                       *data;
+    const char                    *err;
+    ngx_kedge_k8s_unknown_t       *u;
+    ngx_kedge_k8s_exposed_t        e;
+    ngx_kedge_k8s_service_list_t  *list;
+    ngx_kedge_k8s_exposed_port_t   ports[8];
+
+    data = slurp(dir, "services.bin", &len);
+    err = NULL;
+
+    u = ngx_kedge_k8s_unwrap(data, len, NULL, &err);
+    ok(u != NULL && u->typemeta
+       && strcmp(u->typemeta->kind, "ServiceList") == 0,
+       "services: a ServiceList");
+
+    if (u == NULL) {
+        return;
+    }
+
+    list = k8s__io__api__core__v1__service_list__unpack(NULL, u->raw.len,
+                                                        u->raw.data);
+    ok(list != NULL && list->n_items == 7
+       && strcmp(list->metadata->resourceversion, "99") == 0,
+       "services: seven items, the list's resourceVersion");
+
+    if (list == NULL || list->n_items != 7) {
+        return;
+    }
+
+    /* web: every kind of port */
+
+    rc = ngx_kedge_k8s_service_expose(list->items[0], "kedge.com/",
+                                      "ext.example.com", &e, ports, 8, &err);
+    ok(rc == NGX_KEDGE_K8S_OK && e.nports == 4,
+       "expose: http, grpc-api, httptls-admin, grpctls; metrics ignored");
+    ok(strcmp(e.host, "web.default.svc.ext.example.com") == 0
+       && e.service[0] == '\0', "expose: kedge's host, any service");
+    ok(e.nports == 4 && ports[0].protocol == NGX_KEDGE_K8S_HTTP
+       && !ports[0].tls && ports[0].port == 80
+       && strcmp(ports[0].name, "http") == 0
+       && strcmp(ports[0].backend, "web_default_8080") == 0,
+       "expose: http port 80 to backend web_default_8080");
+    ok(e.nports == 4 && ports[1].protocol == NGX_KEDGE_K8S_GRPC
+       && !ports[1].tls && ports[1].port == 81
+       && strcmp(ports[1].backend, "web_default_grpc_port") == 0,
+       "expose: grpc-api to a named target port, dashes made underscores");
+    ok(e.nports == 4 && ports[2].protocol == NGX_KEDGE_K8S_HTTP
+       && ports[2].tls && ports[2].port == 443
+       && strcmp(ports[2].backend, "web_default_443") == 0,
+       "expose: httptls-admin is TLS, an unset targetPort is the port");
+    ok(e.nports == 4 && ports[3].protocol == NGX_KEDGE_K8S_GRPC
+       && ports[3].tls && strcmp(ports[3].name, "grpctls") == 0,
+       "expose: grpctls is gRPC over TLS");
+    ok(e.skipped == 1 && strcmp(e.skipped_port, "http-udp") == 0
+       && strcmp(e.skipped_reason, "not a TCP port") == 0,
+       "expose: a UDP port named http is left out, with a reason");
+
+    rc = ngx_kedge_k8s_service_expose(list->items[0], "kedge.com/",
+                                      "ext.example.com", &e, ports, 2, &err);
+    ok(rc == NGX_KEDGE_K8S_OK && e.nports == 2 && e.skipped == 3,
+       "expose: no more ports than room");
+
+    ok(ngx_kedge_k8s_service_expose(list->items[1], "kedge.com/", "x", &e,
+                                    ports, 8, &err)
+       == NGX_KEDGE_K8S_DECLINED, "expose: an unlabelled Service");
+    ok(ngx_kedge_k8s_service_expose(list->items[2], "kedge.com/", "x", &e,
+                                    ports, 8, &err)
+       == NGX_KEDGE_K8S_DECLINED, "expose: labelled \"false\"");
+    ok(ngx_kedge_k8s_service_expose(list->items[6], "kedge.com/", "x", &e,
+                                    ports, 8, &err)
+       == NGX_KEDGE_K8S_DECLINED
+       && ngx_kedge_k8s_service_expose(list->items[6], "example.org/", "x",
+                                       &e, ports, 8, &err)
+          == NGX_KEDGE_K8S_OK && e.nports == 1,
+       "expose: the label prefix is the one configured");
+
+    rc = ngx_kedge_k8s_service_expose(list->items[3], "kedge.com/",
+                                      "ext.example.com", &e, ports, 8, &err);
+    ok(rc == NGX_KEDGE_K8S_OK && strcmp(e.host, "web.example.com") == 0
+       && strcmp(e.service, "com.example.*") == 0,
+       "expose: annotations override host (lower-cased) and service");
+    ok(e.nports == 1 && strcmp(ports[0].backend, "my_svc_my_team_8080") == 0
+       && ports[0].port == 8081, "expose: http-web, names with dashes");
+
+    err = NULL;
+    ok(ngx_kedge_k8s_service_expose(list->items[4], "kedge.com/", "x", &e,
+                                    ports, 8, &err)
+       == NGX_KEDGE_K8S_ERROR && err
+       && strcmp(err, "invalid host-matcher annotation") == 0,
+       "expose: an invalid host-matcher refuses the Service");
+
+    rc = ngx_kedge_k8s_service_expose(list->items[5], "kedge.com/", "x", &e,
+                                      ports, 8, &err);
+    ok(rc == NGX_KEDGE_K8S_OK && e.nports == 0 && e.skipped == 1
+       && strstr(e.skipped_reason, "longer than 64") != NULL,
+       "expose: a backend name over 64 leaves the port out");
+
+    err = NULL;
+    ok(ngx_kedge_k8s_service_expose(list->items[0], "kedge.com/",
+                                    "a.very.long.suffix.that.goes.on."
+                                    "and.on.and.on.and.on.and.on.and.on."
+                                    "and.on.and.on.and.on.and.on.and.on."
+                                    "and.on.and.on.and.on.and.on.and.on."
+                                    "and.on.and.on.and.on.and.on.and.on."
+                                    "and.on.and.on.and.on.and.on.and.on."
+                                    "and.on.and.on.and.on.and.on.example",
+                                    &e, ports, 8, &err)
+       == NGX_KEDGE_K8S_ERROR && err != NULL,
+       "expose: a host over 253 refuses the Service");
+
+    ok(ngx_kedge_k8s_label_prefix_valid("kedge.com/")
+       && ngx_kedge_k8s_label_prefix_valid("")
+       && ngx_kedge_k8s_label_prefix_valid("kedge-")
+       && !ngx_kedge_k8s_label_prefix_valid("/")
+       && !ngx_kedge_k8s_label_prefix_valid("a/b/")
+       && !ngx_kedge_k8s_label_prefix_valid("Kedge.com/")
+       && !ngx_kedge_k8s_label_prefix_valid("kedge.com/x"),
+       "label prefixes");
+
+    ok(ngx_kedge_k8s_host_valid("a.b_c-d.example")
+       && !ngx_kedge_k8s_host_valid("")
+       && !ngx_kedge_k8s_host_valid(".a")
+       && !ngx_kedge_k8s_host_valid("a.")
+       && !ngx_kedge_k8s_host_valid("A.b")
+       && !ngx_kedge_k8s_host_valid("a:80"), "hosts");
+
+    k8s__io__api__core__v1__service_list__free_unpacked(list, NULL);
+    k8s__io__apimachinery__pkg__runtime__unknown__free_unpacked(u, NULL);
+    free(data);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -294,6 +431,7 @@ main(int argc, char **argv)
     test_list(argv[1]);
     test_watch(argv[1]);
     test_hostile(argv[1]);
+    test_services(argv[1]);
 
     printf("1..%d\n", tests);
 

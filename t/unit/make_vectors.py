@@ -95,3 +95,71 @@ lst2 = disc.EndpointSliceList()
 lst2.items.extend([bad])
 write("badaddr.bin", envelope(lst2, "EndpointSliceList"))
 write("bigframe.bin", struct.pack(">I", 64 * 1024 * 1024) + b"x" * 16)
+
+# Services, for kedge's dynamic routing discovery
+core = importlib.import_module("k8s.io.api.core.v1.generated_pb2")
+
+
+def service(ns, name, ports, labels=None, annotations=None):
+    s = core.Service()
+    s.metadata.name = name
+    s.metadata.namespace = ns
+    s.metadata.resourceVersion = "7"
+    for k, v in (labels or {}).items():
+        s.metadata.labels[k] = v
+    for k, v in (annotations or {}).items():
+        s.metadata.annotations[k] = v
+    s.spec.type = "ClusterIP"
+    for pname, port, target, proto in ports:
+        p = s.spec.ports.add()
+        if pname is not None:
+            p.name = pname
+        p.port = port
+        if proto is not None:
+            p.protocol = proto
+        # IntOrString: type 0 + intVal, or type 1 + strVal, as gogo writes
+        if isinstance(target, str):
+            p.targetPort.type, p.targetPort.strVal = 1, target
+            p.targetPort.intVal = 0
+        elif target is not None:
+            p.targetPort.type, p.targetPort.intVal = 0, target
+            p.targetPort.strVal = ""
+    return s
+
+
+EXPOSED = {"kedge.com/kedge-exposed": "true"}
+
+services = core.ServiceList()
+services.metadata.resourceVersion = "99"
+services.items.extend([
+    service("default", "web", [
+        ("http", 80, 8080, "TCP"),
+        ("grpc-api", 81, "grpc-port", "TCP"),
+        ("httptls-admin", 443, None, None),
+        ("grpctls", 9443, 9443, "TCP"),
+        ("metrics", 9100, 9100, "TCP"),
+        ("http-udp", 53, 53, "UDP"),
+        (None, 82, 82, "TCP"),
+    ], labels=dict(EXPOSED, app="web")),
+    service("default", "plain", [("http", 80, 8080, "TCP")]),
+    service("default", "false", [("http", 80, 8080, "TCP")],
+            labels={"kedge.com/kedge-exposed": "false"}),
+    service("my-team", "my-svc", [("http-web", 8081, 8080, "TCP")],
+            labels=EXPOSED,
+            annotations={"kedge.com/host-matcher": "Web.Example.COM",
+                         "kedge.com/service-name-matcher": "com.example.*"}),
+    service("default", "badhost", [("http", 80, 8080, "TCP")],
+            labels=EXPOSED,
+            annotations={"kedge.com/host-matcher": "bad host"}),
+    service("default", "a" * 40, [("http", 80, "b" * 30, "TCP")],
+            labels=EXPOSED),
+    service("default", "other", [("http", 80, 8080, "TCP")],
+            labels={"example.org/kedge-exposed": "true"}),
+])
+u = runtime.Unknown()
+u.typeMeta.apiVersion = "v1"
+u.typeMeta.kind = "ServiceList"
+u.raw = services.SerializeToString()
+u.contentType = ""
+u.contentEncoding = ""
+write("services.bin", b"k8s\x00" + u.SerializeToString())
