@@ -8,6 +8,9 @@
  * host holding the routes that can match it (its own and the host-less
  * ones) in configuration order, so a lookup costs one hash probe plus a
  * walk over the routes of that host, whatever the size of the table.
+ * Discovered routes come after the configured ones, from tables of the
+ * same kind that each worker builds when the route set changes
+ * (ngx_http_kedge_discovered.c).
  */
 
 
@@ -24,8 +27,10 @@ static char *ngx_http_kedge_route_header(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t *arg, ngx_http_kedge_route_t *route);
 static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_route_table_t *table);
-static ngx_int_t ngx_http_kedge_route_list(ngx_conf_t *cf,
-    ngx_http_kedge_route_table_t *table, ngx_str_t *host,
+static int ngx_libc_cdecl ngx_http_kedge_route_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_kedge_route_list(ngx_pool_t *pool,
+    ngx_http_kedge_route_list_t *own, ngx_http_kedge_route_list_t *any,
     ngx_http_kedge_route_list_t *list);
 static void ngx_http_kedge_request_init(ngx_http_request_t *r,
     ngx_http_kedge_request_t *req);
@@ -396,13 +401,8 @@ static ngx_int_t
 ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
     ngx_http_kedge_route_table_t *table)
 {
-    ngx_int_t                     rc;
-    ngx_uint_t                    i;
-    ngx_str_t                     none = ngx_null_string;
-    ngx_hash_init_t               hash;
-    ngx_hash_keys_arrays_t        ha;
-    ngx_http_kedge_route_t       *route;
-    ngx_http_kedge_route_list_t  *list;
+    ngx_uint_t               i;
+    ngx_http_kedge_route_t  *route;
 
     route = table->routes.elts;
 
@@ -424,42 +424,98 @@ ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
         }
     }
 
-    if (ngx_http_kedge_route_list(cf, table, &none, &table->any_host)
-        != NGX_OK)
-    {
+    return ngx_http_kedge_table_build(cf->pool, cf->temp_pool, table);
+}
+
+
+/*
+ * The lookup structure of a table whose routes know their backends: at
+ * configuration time, and in each worker for every discovered route set
+ * (thousands of routes: the routes are grouped by host by a sort, and
+ * each host's list is merged with the host-less ones).
+ */
+
+ngx_int_t
+ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
+    ngx_http_kedge_route_table_t *table)
+{
+    ngx_uint_t                    i, j, n;
+    ngx_hash_init_t               hash;
+    ngx_hash_keys_arrays_t        ha;
+    ngx_http_kedge_route_t       *route, **by_host;
+    ngx_http_kedge_route_list_t  *list, own;
+
+    route = table->routes.elts;
+
+    by_host = ngx_palloc(temp_pool, (table->routes.nelts + 1)
+                                    * sizeof(ngx_http_kedge_route_t *));
+    if (by_host == NULL) {
         return NGX_ERROR;
     }
 
-    ha.temp_pool = cf->temp_pool;
-    ha.pool = cf->pool;
+    n = 0;
+
+    for (i = 0; i < table->routes.nelts; i++) {
+        if (route[i].host.len) {
+            by_host[n++] = &route[i];
+        }
+    }
+
+    own.elts = ngx_palloc(pool, (table->routes.nelts - n + 1)
+                                * sizeof(ngx_http_kedge_route_t *));
+    if (own.elts == NULL) {
+        return NGX_ERROR;
+    }
+
+    own.nelts = 0;
+
+    for (i = 0; i < table->routes.nelts; i++) {
+        if (route[i].host.len == 0) {
+            own.elts[own.nelts++] = &route[i];
+        }
+    }
+
+    table->any_host = own;
+
+    /* the routes of a host together, in configuration order */
+
+    ngx_qsort(by_host, n, sizeof(ngx_http_kedge_route_t *),
+              ngx_http_kedge_route_cmp);
+
+    ha.temp_pool = temp_pool;
+    ha.pool = pool;
 
     if (ngx_hash_keys_array_init(&ha, NGX_HASH_SMALL) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < table->routes.nelts; i++) {
-        if (route[i].host.len == 0) {
-            continue;
+    for (i = 0; i < n; i = j) {
+
+        for (j = i + 1;
+             j < n && by_host[j]->host.len == by_host[i]->host.len
+             && ngx_strncmp(by_host[j]->host.data, by_host[i]->host.data,
+                            by_host[i]->host.len) == 0;
+             j++)
+        {
+            /* void */
         }
 
-        list = ngx_palloc(cf->pool, sizeof(ngx_http_kedge_route_list_t));
+        own.elts = &by_host[i];
+        own.nelts = j - i;
+
+        list = ngx_palloc(pool, sizeof(ngx_http_kedge_route_list_t));
         if (list == NULL) {
             return NGX_ERROR;
         }
 
-        rc = ngx_hash_add_key(&ha, &route[i].host, list,
-                              NGX_HASH_READONLY_KEY);
-
-        if (rc == NGX_BUSY) {
-            /* the list of that host is already built */
-            continue;
-        }
-
-        if (rc != NGX_OK) {
+        if (ngx_http_kedge_route_list(pool, &own, &table->any_host, list)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        if (ngx_http_kedge_route_list(cf, table, &route[i].host, list)
+        if (ngx_hash_add_key(&ha, &by_host[i]->host, list,
+                             NGX_HASH_READONLY_KEY)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -471,41 +527,60 @@ ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
     hash.max_size = 65536;
     hash.bucket_size = ngx_align(512, ngx_cacheline_size);  /* 253-byte names */
     hash.name = "kedge_route_hosts_hash";
-    hash.pool = cf->pool;
+    hash.pool = pool;
     hash.temp_pool = NULL;
 
     return ngx_hash_init(&hash, ha.keys.elts, ha.keys.nelts);
 }
 
 
+static int ngx_libc_cdecl
+ngx_http_kedge_route_cmp(const void *one, const void *two)
+{
+    ngx_int_t                rc;
+    ngx_http_kedge_route_t  *a, *b;
+
+    a = *(ngx_http_kedge_route_t **) one;
+    b = *(ngx_http_kedge_route_t **) two;
+
+    rc = ngx_memn2cmp(a->host.data, b->host.data, a->host.len, b->host.len);
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    /* the routes are the elements of one array: its order */
+
+    return (a < b) ? -1 : (a > b);
+}
+
+
 /* the routes of one host, its own and the host-less ones, in order */
 
 static ngx_int_t
-ngx_http_kedge_route_list(ngx_conf_t *cf,
-    ngx_http_kedge_route_table_t *table, ngx_str_t *host,
-    ngx_http_kedge_route_list_t *list)
+ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_http_kedge_route_list_t *own,
+    ngx_http_kedge_route_list_t *any, ngx_http_kedge_route_list_t *list)
 {
-    ngx_uint_t               i, n;
-    ngx_http_kedge_route_t  *route;
+    ngx_uint_t  i, j, n;
 
-    route = table->routes.elts;
-
-    list->nelts = 0;
-    list->elts = ngx_palloc(cf->pool, (table->routes.nelts + 1)
-                                      * sizeof(ngx_http_kedge_route_t *));
+    list->elts = ngx_palloc(pool, (own->nelts + any->nelts)
+                                  * sizeof(ngx_http_kedge_route_t *));
     if (list->elts == NULL) {
         return NGX_ERROR;
     }
 
+    i = 0;
+    j = 0;
     n = 0;
 
-    for (i = 0; i < table->routes.nelts; i++) {
-        if (route[i].host.len == 0
-            || (route[i].host.len == host->len
-                && ngx_strncmp(route[i].host.data, host->data, host->len)
-                   == 0))
+    while (i < own->nelts || j < any->nelts) {
+        if (j == any->nelts
+            || (i < own->nelts && own->elts[i] < any->elts[j]))
         {
-            list->elts[n++] = &route[i];
+            list->elts[n++] = own->elts[i++];
+
+        } else {
+            list->elts[n++] = any->elts[j++];
         }
     }
 
@@ -545,8 +620,9 @@ ngx_http_kedge_ctx(ngx_http_request_t *r)
 ngx_http_kedge_ctx_t *
 ngx_http_kedge_route(ngx_http_request_t *r)
 {
-    ngx_http_kedge_ctx_t        *ctx;
-    ngx_http_kedge_main_conf_t  *kmcf;
+    ngx_http_kedge_ctx_t          *ctx;
+    ngx_http_kedge_main_conf_t    *kmcf;
+    ngx_http_kedge_route_table_t  *table;
 
     ctx = ngx_http_kedge_ctx(r);
     if (ctx == NULL || ctx->routed) {
@@ -561,6 +637,16 @@ ngx_http_kedge_route(ngx_http_request_t *r)
                                                             : &kmcf->http,
                                            &ctx->req);
 
+    /* configured routes first, then the discovered ones */
+
+    if (ctx->route == NULL && kmcf->discovery) {
+        table = ngx_http_kedge_discovered_table(r, ctx->req.grpc);
+
+        if (table) {
+            ctx->route = ngx_http_kedge_route_find(r, table, &ctx->req);
+        }
+    }
+
     if (ctx->route == NULL) {
         ctx->error = NGX_HTTP_KEDGE_ERR_NO_ROUTE;
 
@@ -573,9 +659,10 @@ ngx_http_kedge_route(ngx_http_request_t *r)
 
     ctx->backend = ctx->route->backend;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "kedge: route #%ui of \"%V\" to backend \"%V\"",
-                   ctx->route->id, &ctx->req.host, &ctx->backend->name);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kedge: route #%ui%V of \"%V\" to backend \"%V\"",
+                   ctx->route->id, &ctx->route->name, &ctx->req.host,
+                   &ctx->backend->name);
 
     return ctx;
 }
