@@ -113,7 +113,7 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     store->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    n = store->names.nelts;
+    n = store->names.nelts + store->ndynamic;
 
     store->sh = ngx_slab_calloc(store->shpool, sizeof(ngx_kedge_store_sh_t));
     if (store->sh == NULL) {
@@ -121,6 +121,7 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     store->sh->nbackends = n;
+    store->sh->nconfigured = store->names.nelts;
     store->sh->backends = ngx_slab_calloc(store->shpool,
                                   (n ? n : 1)
                                   * sizeof(ngx_kedge_store_backend_t));
@@ -130,7 +131,7 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     name = store->names.elts;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < store->names.nelts; i++) {
         b = &store->sh->backends[i];
         b->name_len = name[i].len;
         ngx_memcpy(b->name, name[i].data, name[i].len);
@@ -156,6 +157,7 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* the worker-local copies, freed with this configuration */
 
+    store->nlocal = n;
     store->local = ngx_pcalloc(store->pool,
                                (n ? n : 1) * sizeof(ngx_kedge_peers_t *));
     if (store->local == NULL) {
@@ -232,10 +234,12 @@ ngx_kedge_store_adopt(ngx_kedge_store_t *store)
 
     ngx_shmtx_lock(&old->shpool->mutex);
 
-    for (j = 0; j < store->sh->nbackends; j++) {
+    /* configured backends by name; discovered ones come with their routes */
+
+    for (j = 0; j < store->sh->nconfigured; j++) {
         b = &store->sh->backends[j];
 
-        for (k = 0; k < old->sh->nbackends; k++) {
+        for (k = 0; k < old->sh->nconfigured; k++) {
             ob = &old->sh->backends[k];
 
             if (ob->name_len != b->name_len
@@ -259,6 +263,7 @@ ngx_kedge_store_adopt(ngx_kedge_store_t *store)
         }
     }
 
+    ngx_kedge_store_routes_adopt(store, old);
     ngx_kedge_store_keys_adopt(store, old);
 
     ngx_shmtx_unlock(&old->shpool->mutex);
@@ -534,6 +539,7 @@ ngx_kedge_store_peers(ngx_kedge_store_t *store, ngx_uint_t index,
     }
 
     peers->generation = b->generation;
+    peers->serial = b->serial;
     peers->state = b->state;
     peers->naddrs = n;
     peers->addrs = (ngx_addr_t *) (peers + 1);
@@ -586,7 +592,7 @@ ngx_kedge_store_cleanup(void *data)
 
     ngx_uint_t  i;
 
-    for (i = 0; i < store->names.nelts; i++) {
+    for (i = 0; i < store->nlocal; i++) {
         if (store->local[i]) {
             ngx_free(store->local[i]);
             store->local[i] = NULL;

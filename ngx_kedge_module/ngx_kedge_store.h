@@ -42,9 +42,25 @@ typedef struct {
     time_t                          synced;      /* last successful sync */
     ngx_uint_t                      naddrs;
     ngx_kedge_store_addr_t         *addrs;       /* slab */
+
+    /* a discovered backend's: who holds the slot (0: nobody), its kind */
+    ngx_uint_t                      serial;
+    ngx_uint_t                      kind;
+
     ngx_uint_t                      name_len;
     u_char                          name[NGX_KEDGE_STORE_NAME_LEN];
 } ngx_kedge_store_backend_t;
+
+
+/* the discovered routes: one blob, written whole by the fetcher */
+typedef struct {
+    ngx_atomic_t                    generation;
+    ngx_uint_t                      state;
+    time_t                          synced;
+    ngx_uint_t                      full;        /* the last write failed */
+    size_t                          len;
+    u_char                         *data;        /* slab */
+} ngx_kedge_store_routes_t;
 
 
 typedef struct {
@@ -89,6 +105,11 @@ typedef struct {
     ngx_kedge_store_backend_t      *backends;
     ngx_atomic_t                    nomem;       /* updates lost: zone full */
 
+    /* backends[nconfigured..nbackends): slots of discovered backends */
+    ngx_uint_t                      nconfigured;
+    ngx_uint_t                      serial;      /* the last one given */
+    ngx_kedge_store_routes_t        routes;
+
     ngx_uint_t                      nissuers;
     ngx_kedge_store_issuer_t       *issuers;
 
@@ -112,6 +133,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                      refs;
     ngx_uint_t                      generation;
+    ngx_uint_t                      serial;      /* of a discovered backend */
     ngx_uint_t                      state;
     ngx_uint_t                      naddrs;
     ngx_addr_t                     *addrs;
@@ -124,6 +146,7 @@ typedef struct {
     ngx_kedge_store_sh_t           *sh;
 
     ngx_array_t                     names;       /* ngx_str_t */
+    ngx_uint_t                      ndynamic;    /* discovered backends */
     ngx_array_t                     issuer_urls; /* ngx_str_t */
     ngx_pool_t                     *pool;        /* the configuration's */
 
@@ -131,6 +154,7 @@ typedef struct {
     ngx_uint_t                      retired;
 
     /* worker-local: the current copy of each backend, of the set-aside */
+    ngx_uint_t                      nlocal;
     ngx_kedge_peers_t             **local;
     ngx_uint_t                      aside_generation;
     ngx_uint_t                      aside_used;
@@ -174,6 +198,26 @@ ngx_int_t ngx_kedge_store_token_get(ngx_kedge_store_t *store, u_char *digest,
 void ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
     time_t expires, ngx_uint_t issuer, ngx_uint_t epoch, u_char *sub,
     size_t sub_len);
+
+/* ngx_kedge_store_routes.c: discovered backends and routes */
+void ngx_kedge_store_register_dynamic(ngx_kedge_store_t *store,
+    ngx_uint_t n);
+ngx_uint_t ngx_kedge_store_dynamic_index(ngx_kedge_store_t *store,
+    ngx_uint_t slot);
+ngx_uint_t ngx_kedge_store_dynamic_take(ngx_kedge_store_t *store,
+    ngx_uint_t slot, ngx_str_t *name, ngx_uint_t kind);
+void ngx_kedge_store_dynamic_release(ngx_kedge_store_t *store,
+    ngx_uint_t slot);
+ngx_uint_t ngx_kedge_store_dynamic_held(ngx_kedge_store_t *store,
+    ngx_uint_t slot, u_char *name, size_t *name_len, ngx_uint_t *kind);
+ngx_int_t ngx_kedge_store_routes_update(ngx_kedge_store_t *store,
+    u_char *data, size_t len, ngx_log_t *log);
+void ngx_kedge_store_routes_failed(ngx_kedge_store_t *store);
+ngx_uint_t ngx_kedge_store_routes_state(ngx_kedge_store_t *store);
+ngx_int_t ngx_kedge_store_routes_copy(ngx_kedge_store_t *store,
+    ngx_uint_t *generation, u_char **data, size_t *len, ngx_log_t *log);
+void ngx_kedge_store_routes_adopt(ngx_kedge_store_t *store,
+    ngx_kedge_store_t *old);
 
 void ngx_kedge_store_set_aside(ngx_kedge_store_t *store,
     struct sockaddr *sockaddr, socklen_t socklen, ngx_msec_t backoff);
