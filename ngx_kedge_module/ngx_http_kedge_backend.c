@@ -588,6 +588,13 @@ ngx_http_kedge_backend_peers(ngx_http_request_t *r,
         return NULL;
     }
 
+    /* a discovered backend's slot taken by another since this route set */
+
+    if (peers->serial != backend->serial) {
+        ngx_kedge_peers_release(peers);
+        return NULL;
+    }
+
     cln->handler = ngx_http_kedge_backend_peers_cleanup;
     cln->data = peers;
 

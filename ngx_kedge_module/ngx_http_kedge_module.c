@@ -82,6 +82,13 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_discovery"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_discovery_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kedge_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_kedge_pass_directive,
@@ -307,6 +314,10 @@ ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
 
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kedge_module);
 
+    if (ngx_http_kedge_discovery_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_kedge_backends_init(cf, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -348,6 +359,10 @@ ngx_http_kedge_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_kedge_backends_start(cycle, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_discovery_start(cycle, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -16,6 +16,7 @@
 #include "ngx_kedge_store.h"
 #include "ngx_kedge_resolve.h"
 #include "ngx_kedge_k8s_client.h"
+#include "ngx_kedge_discovery.h"
 #include "ngx_kedge_oidc.h"
 
 
@@ -89,6 +90,7 @@ typedef struct {
     ngx_kedge_resolve_t            *resolve;       /* host=, srv= */
     ngx_kedge_k8s_watch_t          *k8s;           /* k8s= */
     ngx_int_t                       index;         /* in the store, or -1 */
+    ngx_uint_t                      serial;        /* discovered: its slot's */
 
     /* worker-local: the round-robin cursor, TLS sessions per endpoint */
     ngx_uint_t                      next;
@@ -124,6 +126,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      id;            /* 1-based, per table */
+    ngx_str_t                       name;          /* discovered: ns/svc:port */
     ngx_uint_t                      protocol;
     ngx_str_t                       backend_name;
     ngx_http_kedge_backend_t       *backend;
@@ -163,6 +166,10 @@ typedef struct {
 } ngx_http_kedge_route_table_t;
 
 
+typedef struct ngx_http_kedge_discovery_conf_s
+    ngx_http_kedge_discovery_conf_t;
+
+
 /* a kedge_pass location and its upstream, checked once all is parsed */
 typedef struct {
     ngx_str_t                       upstream;
@@ -181,6 +188,7 @@ typedef struct {
     ngx_uint_t                      k8s_api_line;
     ngx_http_kedge_route_table_t    http;
     ngx_http_kedge_route_table_t    grpc;
+    ngx_http_kedge_discovery_conf_t  *discovery;
     ngx_array_t                     issuers;  /* ngx_kedge_oidc_issuer_t * */
 } ngx_http_kedge_main_conf_t;
 
@@ -301,8 +309,21 @@ char *ngx_http_kedge_grpc_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_kedge_router_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
+    ngx_http_kedge_route_table_t *table);
 ngx_http_kedge_ctx_t *ngx_http_kedge_ctx(ngx_http_request_t *r);
 ngx_http_kedge_ctx_t *ngx_http_kedge_route(ngx_http_request_t *r);
+
+/* ngx_http_kedge_discovered.c */
+char *ngx_http_kedge_discovery_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_kedge_discovery_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_discovery_start(ngx_cycle_t *cycle,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_uint_t ngx_http_kedge_discovery_ready(ngx_http_kedge_main_conf_t *kmcf);
+ngx_http_kedge_route_table_t *ngx_http_kedge_discovered_table(
+    ngx_http_request_t *r, ngx_uint_t grpc);
 
 /* ngx_http_kedge_pass.c */
 char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,

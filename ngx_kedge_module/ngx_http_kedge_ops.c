@@ -94,6 +94,13 @@ ngx_http_kedge_ready_handler(ngx_http_request_t *r)
                                         &body);
     }
 
+    if (!ngx_http_kedge_discovery_ready(kmcf)) {
+        ngx_str_set(&body, "not ready: discovery never synced\n");
+
+        return ngx_http_kedge_ops_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        &body);
+    }
+
     ngx_str_set(&body, "ready\n");
 
     return ngx_http_kedge_ops_reply(r, NGX_HTTP_OK, &body);

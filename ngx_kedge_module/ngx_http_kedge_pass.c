@@ -896,16 +896,29 @@ ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             return NGX_OK;
         }
 
-        p = ngx_pnalloc(r->pool, sizeof("grpc:") - 1 + NGX_INT_T_LEN);
+        p = ngx_pnalloc(r->pool, sizeof("grpc:") - 1 + NGX_INT_T_LEN
+                                 + ctx->route->name.len);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
+        /* a discovered route: by its Service, "namespace/name:port" */
+
         s.data = p;
-        s.len = ngx_sprintf(p, "%s:%ui",
-                            ctx->route->protocol == NGX_HTTP_KEDGE_GRPC
-                            ? "grpc" : "http", ctx->route->id)
-                - p;
+
+        if (ctx->route->name.len) {
+            s.len = ngx_sprintf(p, "%s:%V",
+                                ctx->route->protocol == NGX_HTTP_KEDGE_GRPC
+                                ? "grpc" : "http", &ctx->route->name)
+                    - p;
+
+        } else {
+            s.len = ngx_sprintf(p, "%s:%ui",
+                                ctx->route->protocol == NGX_HTTP_KEDGE_GRPC
+                                ? "grpc" : "http", ctx->route->id)
+                    - p;
+        }
+
         break;
     }
 
