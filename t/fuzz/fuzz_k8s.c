@@ -12,6 +12,12 @@
  *     frames, WatchEvent, unwrap of object.raw, Status for "ERROR" and
  *     EndpointSlice otherwise, and the slice's endpoints as above.
  *
+ * The same bytes are taken for Services too, as ngx_kedge_discovery.c
+ * takes them: a ServiceList (its items) or a Service (a watch event's
+ * object), each exposed by kedge's naming rules
+ * (ngx_kedge_k8s_service_expose()) under two label prefixes and two
+ * domain suffixes, into room for exactly as many ports as allowed.
+ *
  * Every buffer handed to the decoder is a heap copy of exactly the bytes
  * it may read (each frame, each endpoint array), so that ASan catches a
  * read or write one byte past a length; everything unpacked is freed, so
@@ -32,6 +38,9 @@
 /* the client's limits: api->max_size default, NGX_KEDGE_K8S_MAX_ENDPOINTS */
 #define FUZZ_MAX_FRAME      (16 * 1024 * 1024)
 #define FUZZ_MAX_ENDPOINTS  65536
+
+/* NGX_KEDGE_DISCOVERY_PORTS, and less room to reach "more than allowed" */
+#define FUZZ_PORTS          16
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -180,6 +189,154 @@ fuzz_endpoints(const ngx_kedge_k8s_slice_t *slice)
 }
 
 
+/* kedge's backend names: ^[a-z_0-9.]{2,64}$ */
+
+static int
+fuzz_backend_name(const char *s, size_t room)
+{
+    size_t  i, len;
+
+    if (memchr(s, '\0', room) == NULL) {
+        return 0;
+    }
+
+    len = strlen(s);
+
+    if (len < 2 || len > 64) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
+              || s[i] == '_' || s[i] == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+fuzz_expose_call(const ngx_kedge_k8s_service_t *svc, const char *prefix,
+    const char *suffix, size_t max)
+{
+    int                            rc;
+    size_t                         i;
+    const char                    *err, *name;
+    ngx_kedge_k8s_exposed_t        e;
+    ngx_kedge_k8s_exposed_port_t  *ports, *p;
+
+    /* exactly "max" ports of room, as ngx_kedge_discovery_svc() has */
+
+    ports = malloc((max ? max : 1) * sizeof(ngx_kedge_k8s_exposed_port_t));
+    if (ports == NULL) {
+        abort();
+    }
+
+    err = NULL;
+
+    rc = ngx_kedge_k8s_service_expose(svc, prefix, suffix, &e, ports, max,
+                                      &err);
+
+    if (rc == NGX_KEDGE_K8S_ERROR) {
+        if (err == NULL) {
+            fuzz_fail("expose: an error without a reason");
+        }
+
+        if (memchr(e.name, '\0', sizeof(e.name)) == NULL
+            || memchr(e.namespace, '\0', sizeof(e.namespace)) == NULL)
+        {
+            fuzz_fail("expose: names not terminated");
+        }
+
+    } else if (rc == NGX_KEDGE_K8S_OK) {
+        if (e.nports > max || e.ports != ports) {
+            fuzz_fail("expose: more ports than room");
+        }
+
+        if (memchr(e.host, '\0', sizeof(e.host)) == NULL
+            || !ngx_kedge_k8s_host_valid(e.host))
+        {
+            fuzz_fail("expose: an invalid host");
+        }
+
+        if (memchr(e.service, '\0', sizeof(e.service)) == NULL
+            || e.service[0] == '/'
+            || (strchr(e.service, '*')
+                && strchr(e.service, '*') != e.service + strlen(e.service)
+                                             - 1))
+        {
+            fuzz_fail("expose: an invalid service glob");
+        }
+
+        if (e.name[0] == '\0' || e.namespace[0] == '\0') {
+            fuzz_fail("expose: no name or namespace");
+        }
+
+        if (e.skipped && e.skipped_reason == NULL) {
+            fuzz_fail("expose: a port left out without a reason");
+        }
+
+        for (i = 0; i < e.nports; i++) {
+            p = &ports[i];
+
+            if ((p->protocol != NGX_KEDGE_K8S_HTTP
+                 && p->protocol != NGX_KEDGE_K8S_GRPC)
+                || (p->tls != 0 && p->tls != 1) || p->port == 0)
+            {
+                fuzz_fail("expose: a bad port");
+            }
+
+            if (!fuzz_backend_name(p->backend, sizeof(p->backend))) {
+                fuzz_fail("expose: a backend name kedge refuses");
+            }
+
+            if (memchr(p->name, '\0', sizeof(p->name)) == NULL) {
+                fuzz_fail("expose: port name not terminated");
+            }
+
+            name = p->name;
+
+            if (strncmp(name, p->tls ? (p->protocol == NGX_KEDGE_K8S_HTTP
+                                        ? "httptls" : "grpctls")
+                                     : (p->protocol == NGX_KEDGE_K8S_HTTP
+                                        ? "http" : "grpc"),
+                        p->tls ? 7 : 4) != 0)
+            {
+                fuzz_fail("expose: a port of another name");
+            }
+        }
+
+    } else if (rc != NGX_KEDGE_K8S_DECLINED) {
+        fuzz_fail("expose: unknown return code");
+    }
+
+    free(ports);
+}
+
+
+/* ngx_kedge_discovery_svc(), and a few more ways of asking */
+
+static void
+fuzz_expose(const ngx_kedge_k8s_service_t *svc)
+{
+    fuzz_expose_call(svc, "kedge.com/", "ext.example.com", FUZZ_PORTS);
+    fuzz_expose_call(svc, "", "a", FUZZ_PORTS);
+    fuzz_expose_call(svc, "kedge.com/", "ext.example.com", 1);
+    fuzz_expose_call(svc, "kedge-", "x.y", 0);
+
+    /* a suffix that leaves no room for long names in the host */
+
+    fuzz_expose_call(svc, "kedge.com/",
+                     "a.long.domain.suffix.that.takes.most.of.the.room."
+                     "a.long.domain.suffix.that.takes.most.of.the.room."
+                     "a.long.domain.suffix.that.takes.most.of.the.room."
+                     "a.long.domain.example", FUZZ_PORTS);
+}
+
+
 static ngx_kedge_k8s_unknown_t *
 fuzz_unwrap(const uint8_t *data, size_t len)
 {
@@ -210,14 +367,15 @@ fuzz_unwrap(const uint8_t *data, size_t len)
 }
 
 
-/* ngx_kedge_k8s_list() */
+/* ngx_kedge_k8s_slices_list(), ngx_kedge_discovery_list() */
 
 static void
 fuzz_list(const uint8_t *data, size_t len)
 {
-    size_t                       i;
-    ngx_kedge_k8s_unknown_t     *u;
-    ngx_kedge_k8s_slice_list_t  *list;
+    size_t                         i;
+    ngx_kedge_k8s_unknown_t       *u;
+    ngx_kedge_k8s_slice_list_t    *list;
+    ngx_kedge_k8s_service_list_t  *services;
 
     u = fuzz_unwrap(data, len);
     if (u == NULL) {
@@ -228,27 +386,37 @@ fuzz_list(const uint8_t *data, size_t len)
                                                           u->raw.len,
                                                           u->raw.data);
 
+    services = k8s__io__api__core__v1__service_list__unpack(NULL, u->raw.len,
+                                                            u->raw.data);
+
     k8s__io__apimachinery__pkg__runtime__unknown__free_unpacked(u, NULL);
 
-    if (list == NULL) {
-        return;
+    if (list) {
+        for (i = 0; i < list->n_items; i++) {
+            fuzz_endpoints(list->items[i]);
+        }
+
+        k8s__io__api__discovery__v1__endpoint_slice_list__free_unpacked(list,
+                                                                        NULL);
     }
 
-    for (i = 0; i < list->n_items; i++) {
-        fuzz_endpoints(list->items[i]);
-    }
+    if (services) {
+        for (i = 0; i < services->n_items; i++) {
+            fuzz_expose(services->items[i]);
+        }
 
-    k8s__io__api__discovery__v1__endpoint_slice_list__free_unpacked(list,
-                                                                    NULL);
+        k8s__io__api__core__v1__service_list__free_unpacked(services, NULL);
+    }
 }
 
 
-/* ngx_kedge_k8s_event() */
+/* ngx_kedge_k8s_event(), with the slices' and the Services' callbacks */
 
 static void
 fuzz_event(const uint8_t *data, size_t len)
 {
     ngx_kedge_k8s_slice_t        *slice;
+    ngx_kedge_k8s_service_t      *service;
     ngx_kedge_k8s_status_t       *status;
     ngx_kedge_k8s_unknown_t      *u;
     ngx_kedge_k8s_watch_event_t  *ev;
@@ -308,6 +476,14 @@ fuzz_event(const uint8_t *data, size_t len)
 
             k8s__io__api__discovery__v1__endpoint_slice__free_unpacked(slice,
                                                                        NULL);
+        }
+
+        service = k8s__io__api__core__v1__service__unpack(NULL, u->raw.len,
+                                                          u->raw.data);
+
+        if (service) {
+            fuzz_expose(service);
+            k8s__io__api__core__v1__service__free_unpacked(service, NULL);
         }
     }
 

@@ -19,6 +19,7 @@ meta = importlib.import_module(
 runtime = importlib.import_module(
     "k8s.io.apimachinery.pkg.runtime.generated_pb2")
 disc = importlib.import_module("k8s.io.api.discovery.v1.generated_pb2")
+core = importlib.import_module("k8s.io.api.core.v1.generated_pb2")
 
 
 def envelope(obj, encoding=None, raw=True):
@@ -142,3 +143,110 @@ write("watch-frame-at-max", struct.pack(">I", 16 * 1024 * 1024) + b"x")
 write("watch-frame-ffffffff", b"\xff\xff\xff\xff")
 write("short-k8s", b"k8s")
 write("empty", b"")
+
+# Services, for kedge's discovery (ngx_kedge_k8s_service_expose())
+
+EXPOSED = {"kedge.com/kedge-exposed": "true"}
+
+
+def service(ports, name="web", ns="default", labels=EXPOSED,
+            annotations=None):
+    svc = core.Service()
+    if name is not None:
+        svc.metadata.name = name
+    if ns is not None:
+        svc.metadata.namespace = ns
+    svc.metadata.resourceVersion = "1"
+    for k, v in (labels or {}).items():
+        svc.metadata.labels[k] = v
+    for k, v in (annotations or {}).items():
+        svc.metadata.annotations[k] = v
+    for pname, port, target, proto in ports:
+        p = svc.spec.ports.add()
+        if pname is not None:
+            p.name = pname
+        if port is not None:
+            p.port = port
+        if proto is not None:
+            p.protocol = proto
+        if isinstance(target, str):
+            p.targetPort.type, p.targetPort.strVal = 1, target
+        elif target is not None:
+            p.targetPort.type, p.targetPort.intVal = 0, target
+    return svc
+
+
+def services(*items):
+    lst = core.ServiceList()
+    lst.metadata.resourceVersion = "1"
+    lst.items.extend(items)
+    return envelope(lst)
+
+
+write("svc-every-port", services(service([
+    ("http", 80, 8080, "TCP"), ("http-a", 81, "web", None),
+    ("grpc", 82, None, None), ("grpc-b", 83, 9090, "TCP"),
+    ("httptls", 443, 8443, "TCP"), ("grpctls-c", 9443, "g", "TCP"),
+    ("metrics", 9100, 9100, "TCP"), (None, 1, 1, None)])))
+write("svc-ports-bad", services(service([
+    ("http", 0, 8080, None), ("http", 70000, 8080, None),
+    ("http", -1, 8080, None), ("http", None, 8080, None),
+    ("http-", 80, 8080, None), ("HTTP", 80, 8080, None),
+    ("http-\x00x", 80, 8080, None), ("http-" + "x" * 70, 80, 8080, None),
+    ("http-Upper", 80, 8080, None), ("grpc-a_b", 80, 8080, None),
+    ("grpc", 80, 70000, None), ("grpc", 80, -5, None),
+    ("grpc", 80, "", None), ("grpc", 80, "Bad_Name", None),
+    ("grpc", 80, "-x", None), ("http", 80, 8080, "UDP"),
+    ("http", 80, 8080, "")])))
+write("svc-many-ports", services(service([
+    ("http-%d" % i, 1000 + i, 8080, None) for i in range(40)])))
+write("svc-long-names", services(service(
+    [("http", 80, "p" * 63, None)], name="n" * 63, ns="s" * 63)))
+write("svc-names-bad", services(
+    service([("http", 80, 80, None)], name=None),
+    service([("http", 80, 80, None)], ns=None),
+    service([("http", 80, 80, None)], name="Web"),
+    service([("http", 80, 80, None)], name="-web"),
+    service([("http", 80, 80, None)], name="w" * 64),
+    service([("http", 80, 80, None)], ns="a.b")))
+write("svc-labels", services(
+    service([("http", 80, 80, None)], labels={}),
+    service([("http", 80, 80, None)],
+            labels={"kedge.com/kedge-exposed": "false"}),
+    service([("http", 80, 80, None)],
+            labels={"kedge.com/kedge-exposed": "True"}),
+    service([("http", 80, 80, None)], labels={"kedge-exposed": "true"}),
+    service([("http", 80, 80, None)],
+            labels={"kedge.com/kedge-exposed": "true\x00x"})))
+write("svc-annotations", services(
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/host-matcher": "A.Example.COM",
+        "kedge.com/service-name-matcher": "com.example.*"}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/host-matcher": "h" * 253,
+        "kedge.com/service-name-matcher": "s" * 253}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/host-matcher": "h" * 254}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/host-matcher": "a b"}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/host-matcher": ".a"}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/service-name-matcher": "a*b"}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/service-name-matcher": "/a"}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/service-name-matcher": "*"}),
+    service([("grpc", 80, 80, None)], annotations={
+        "kedge.com/host-matcher": ""})))
+write("svc-host-too-long", services(service([("http", 80, 80, None)],
+                                            name="n" * 63, ns="s" * 63)))
+svc_list = core.ServiceList()
+svc_list.metadata.resourceVersion = "1"
+write("svc-list-empty", envelope(svc_list))
+write("watch-svc-events", event("ADDED", envelope(service(
+    [("http", 80, 8080, None)]))) + event("MODIFIED", envelope(service(
+        [("grpc", 81, "g", None)], annotations={
+            "kedge.com/host-matcher": "x.example"})))
+    + event("DELETED", envelope(service([])))
+    + event("BOOKMARK", envelope(core.Service())))
