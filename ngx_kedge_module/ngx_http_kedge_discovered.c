@@ -31,6 +31,9 @@ struct ngx_http_kedge_discovery_conf_s {
     u_char                         *file;
     ngx_uint_t                      line;
 
+    /* the log of the cycle, for pools that outlive a request's */
+    ngx_log_t                      *log;
+
     /* worker-local: the set compiled last, and its generation */
     ngx_uint_t                      generation;
     ngx_http_kedge_discovered_t    *current;
@@ -42,8 +45,7 @@ static ngx_int_t ngx_http_kedge_discovery_number(ngx_str_t *value,
     ngx_uint_t *n);
 static void ngx_http_kedge_discovery_cleanup(void *data);
 static ngx_http_kedge_discovered_t *ngx_http_kedge_discovered_compile(
-    ngx_http_kedge_main_conf_t *kmcf, u_char *data, size_t len,
-    ngx_log_t *log);
+    ngx_http_kedge_main_conf_t *kmcf, u_char *data, size_t len);
 static ngx_int_t ngx_http_kedge_discovered_routes(ngx_pool_t *pool,
     ngx_http_kedge_discovered_t *set, ngx_http_kedge_backend_t **backends,
     ngx_uint_t *protocols, ngx_uint_t nbackends, u_char *p, u_char *last,
@@ -247,6 +249,7 @@ ngx_http_kedge_discovery_init(ngx_conf_t *cf,
 
     dc->core.api = kmcf->k8s_api;
     dc->core.store = kmcf->store;
+    dc->log = &cf->cycle->new_log;
 
     ngx_kedge_store_register_dynamic(kmcf->store, dc->core.max_backends);
 
@@ -359,8 +362,7 @@ ngx_http_kedge_discovered_table(ngx_http_request_t *r, ngx_uint_t grpc)
                                      r->connection->log);
 
     if (rc == NGX_OK) {
-        set = ngx_http_kedge_discovered_compile(kmcf, data, len,
-                                                r->connection->log);
+        set = ngx_http_kedge_discovered_compile(kmcf, data, len);
         ngx_free(data);
 
         /* a set that cannot be used waits for the next one: logged once */
@@ -423,12 +425,13 @@ ngx_http_kedge_discovered_release(void *data)
 
 static ngx_http_kedge_discovered_t *
 ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
-    u_char *data, size_t len, ngx_log_t *log)
+    u_char *data, size_t len)
 {
     u_char                         *p, *last, *s;
     size_t                          size;
     ngx_str_t                       name;
     ngx_uint_t                      i, protocol, ndynamic, *protocols;
+    ngx_log_t                      *log;
     ngx_pool_t                     *pool, *temp_pool;
     ngx_http_kedge_backend_t      **backends, *b;
     ngx_kedge_discovery_set_t      *hdr;
@@ -452,6 +455,10 @@ ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
     {
         return NULL;
     }
+
+    /* the set outlives the request that compiled it: the cycle's log */
+
+    log = kmcf->discovery->log;
 
     pool = ngx_create_pool(16384, log);
     if (pool == NULL) {

@@ -876,8 +876,7 @@ ngx_kedge_discovery_make(ngx_kedge_discovery_t *d, ngx_pool_t *pool,
 
             /* gRPC only; exact names, then longer prefixes, then any */
 
-            rt->service.len = 0;
-            rt->service.data = NULL;
+            ngx_str_set(&rt->service, "");
             rt->rank = 0;
 
             if (port->protocol == NGX_KEDGE_K8S_GRPC) {
