@@ -571,7 +571,9 @@ ngx_kedge_jose_member(json_t *obj, const char *name, uint8_t *out,
 
     slen = json_string_length(v);
 
-    if (slen == 0 || slen / 4 * 3 + 2 > max) {
+    /* the most "slen" characters decode to: 3 bytes for 4, 1 for 2, 2 for 3 */
+
+    if (slen == 0 || slen / 4 * 3 + slen % 4 * 3 / 4 > max) {
         return NGX_KEDGE_JOSE_DENY;
     }
 

@@ -419,7 +419,8 @@ test_hostile(void)
           "its modulus is missing, too large or not strict base64url", 1 },
         { "n-empty",
           "its modulus is missing, too large or not strict base64url", 1 },
-        { "n-16385",
+        { "n-16385", "RSA key over 16384 bits", 1 },
+        { "n-2050-bytes",
           "its modulus is missing, too large or not strict base64url", 1 },
         { "e-missing", "its exponent is missing or not strict base64url", 1 },
         { "e-9-bytes", "its exponent is missing or not strict base64url", 1 },
@@ -957,6 +958,84 @@ test_good(void)
 }
 
 
+/* P-521: coordinates of 66 bytes; a 16384-bit modulus with a zero first */
+
+static void
+test_p521(void)
+{
+    char                    *json;
+    const char              *err;
+    skips_t                  s;
+    ngx_kedge_jwks_t        *keys;
+    ngx_kedge_jwt_policy_t   p;
+
+    static const char  *ec521[] = { "ec521" };
+    static const char  *n00[] = { "n-16384-00" };
+
+    keys = parse("jwks/p521.json", NGX_KEDGE_JOSE_ALL_ALGS, &s, &json, &err);
+    ok(kids_are(keys, ec521, 1) && s.n == 0, "p521.json: a P-521 key kept");
+
+    p = policy();
+    verify("tok/good-es512", keys, &p, T0, OK_, NULL, NULL, "p521.json");
+    verify("tok/nokid-es512", keys, &p, T0, OK_, NULL, NULL, "p521.json");
+    verify("tok/es512-sig-long", keys, &p, T0, DENY,
+           "wrong signature length", NULL, "p521.json");
+    verify("tok/bad-sig-es512", keys, &p, T0, DENY, "bad signature", NULL,
+           "p521.json");
+    verify("tok/good-es384", keys, &p, T0, UNKID, "unknown kid", NULL,
+           "p521.json");
+    verify("tok/es512-kid-ec384", sets.all, &p, T0, DENY,
+           "the algorithm does not fit the key", NULL, "all.json");
+
+    p.algs = NGX_KEDGE_JOSE_ES256 | NGX_KEDGE_JOSE_ES384;
+    verify("tok/good-es512", keys, &p, T0, DENY, "algorithm not allowed",
+           NULL, "p521.json, ES256 and ES384 only");
+
+    ngx_kedge_jwks_free(keys);
+    free(json);
+
+    keys = parse("jwks/p521.json", NGX_KEDGE_JOSE_ES384, &s, &json, &err);
+    ok(keys && ngx_kedge_jwks_count(keys) == 0
+       && skips_of(&s, "ec521", "no allowed algorithm fits the key") == 1,
+       "p521.json, ES384 only: left out");
+    ngx_kedge_jwks_free(keys);
+    free(json);
+
+    keys = parse("jwks/p521-off-curve.json", NGX_KEDGE_JOSE_ALL_ALGS, &s,
+                 &json, &err);
+    ok(keys && ngx_kedge_jwks_count(keys) == 0
+       && skips_of(&s, "ec521", "cjose cannot import it (not on the curve?)")
+          == 1, "p521-off-curve.json: a point off the curve left out");
+    ngx_kedge_jwks_free(keys);
+    free(json);
+
+    keys = parse("jwks/p521-x-65.json", NGX_KEDGE_JOSE_ALL_ALGS, &s, &json,
+                 &err);
+    ok(keys && ngx_kedge_jwks_count(keys) == 0
+       && skips_of(&s, "ec521", "EC coordinates missing, not strict or of "
+                   "the wrong size") == 1,
+       "p521-x-65.json: x of 65 bytes left out");
+    ngx_kedge_jwks_free(keys);
+    free(json);
+
+    keys = parse("jwks/p521-x-67.json", NGX_KEDGE_JOSE_ALL_ALGS, &s, &json,
+                 &err);
+    ok(keys && ngx_kedge_jwks_count(keys) == 0
+       && skips_of(&s, "ec521", "EC coordinates missing, not strict or of "
+                   "the wrong size") == 1,
+       "p521-x-67.json: x of 67 bytes left out");
+    ngx_kedge_jwks_free(keys);
+    free(json);
+
+    keys = parse("jwks/rsa16384-zero.json", NGX_KEDGE_JOSE_ALL_ALGS, &s,
+                 &json, &err);
+    ok(kids_are(keys, n00, 1) && s.n == 0,
+       "rsa16384-zero.json: 16384 bits after a zero octet, kept");
+    ngx_kedge_jwks_free(keys);
+    free(json);
+}
+
+
 static void
 test_keys(void)
 {
@@ -1487,6 +1566,7 @@ main(int argc, char **argv)
     sets.empty = load("jwks/empty.json");
 
     test_good();
+    test_p521();
     test_keys();
     test_text();
     test_claims();

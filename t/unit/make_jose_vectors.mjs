@@ -110,6 +110,7 @@ const K = {
   dup: readKey('dup'),
   rsaAny: rsaKey(2048, { kid: 'rsa-any' }),                   // no alg: all RS/PS
   ec384: ecKey('P-384', { kid: 'ec384' }),
+  ec521: ecKey('P-521', { kid: 'ec521' }),
   rsa4096: rsaKey(4096, { kid: 'rsa4096', key_ops: ['verify'], use: 'sig' }),
   e3: rsaKey(2048, { kid: 'e3' }, 3),
   eBig: rsaKey(2048, { kid: 'e-big' }, 0x7fffffff),           // 4-byte exponent
@@ -155,6 +156,19 @@ const n16384 = randomBytes(2048);
 n16384[0] |= 0x80;
 n16384[2047] |= 1;
 jwks('rsa16384.json', set({ kty: 'RSA', kid: 'n-16384', n: b64url(n16384), e: 'AQAB' }));
+// the same with a leading zero octet: still 16384 bits
+jwks('rsa16384-zero.json', set({
+  kty: 'RSA', kid: 'n-16384-00', n: b64url(Buffer.concat([Buffer.from([0]), n16384])), e: 'AQAB',
+}));
+// P-521: coordinates of 66 bytes, 88 characters
+jwks('p521.json', set(pub(K.ec521)));
+const ec521Y = Buffer.from(K.ec521.y, 'base64url');
+ec521Y[ec521Y.length - 1] ^= 1;
+jwks('p521-off-curve.json', set({ ...pub(K.ec521), y: b64url(ec521Y) }));
+jwks('p521-x-65.json', set({ ...pub(K.ec521), x: b64url(Buffer.from(K.ec521.x, 'base64url').subarray(1)) }));
+jwks('p521-x-67.json', set({
+  ...pub(K.ec521), x: b64url(Buffer.concat([Buffer.from([0]), Buffer.from(K.ec521.x, 'base64url')])),
+}));
 
 // one key of each kind that is left out, under a kid that says which;
 // "good" and a 128-character kid are kept
@@ -184,6 +198,7 @@ const hostile = [
   { ...rsaPub, kid: 'n-padded', n: Buffer.from(rsaPub.n, 'base64url').toString('base64') },
   { ...rsaPub, kid: 'n-empty', n: '' },
   { ...rsaPub, kid: 'n-16385', n: b64url(Buffer.concat([Buffer.from([1]), randomBytes(2048)])) },
+  { ...rsaPub, kid: 'n-2050-bytes', n: b64url(Buffer.concat([Buffer.from([1]), randomBytes(2049)])) },
   { ...rsaPub, kid: 'e-missing', e: undefined },
   { ...rsaPub, kid: 'e-one', e: b64url(int(1)) },
   { ...rsaPub, kid: 'e-zero', e: b64url(int(0)) },
@@ -363,6 +378,11 @@ for (const a of ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']) {
   token(`good-${a.toLowerCase()}-any`, { key: K.rsaAny, alg: a, verifies: true });
 }
 token('good-es384', { key: K.ec384, alg: 'ES384', verifies: true });
+token('good-es512', { key: K.ec521, alg: 'ES512', verifies: true });
+token('nokid-es512', { key: noKid(K.ec521), alg: 'ES512', verifies: true });
+token('es512-sig-long', { key: K.ec521, alg: 'ES512', edit: (t) => withSeg(t, 2, b64url(Buffer.concat([sigBytes(t), Buffer.from([0])]))) });
+token('bad-sig-es512', { key: K.ec521, alg: 'ES512', edit: flipSig });
+token('es512-kid-ec384', { key: K.ec521, alg: 'ES512', hdr: { kid: 'ec384' } });
 token('good-ps512-4096', { key: K.rsa4096, alg: 'PS512', verifies: true });
 token('good-e3', { key: K.e3, alg: 'RS256', verifies: true });
 token('good-e-big', { key: K.eBig, alg: 'RS256', verifies: true });
