@@ -1027,6 +1027,40 @@ test_p521(void)
     ngx_kedge_jwks_free(keys);
     free(json);
 
+    /* one encoding per point: coordinates below the field's prime */
+
+    static const char  *unreduced[] = {
+        "jwks/p521-x-plus-p.json", "jwks/p521-y-plus-p.json",
+        "jwks/p521-x-plus-2p.json", "jwks/p256-x-plus-p.json"
+    };
+    static const char  *small_x[] = { "p256-small-x" };
+
+    p = policy();
+
+    for (size_t i = 0; i < sizeof(unreduced) / sizeof(unreduced[0]); i++) {
+        keys = parse(unreduced[i], NGX_KEDGE_JOSE_ALL_ALGS, &s, &json, &err);
+        ok(keys && ngx_kedge_jwks_count(keys) == 0 && s.n == 1
+           && strcmp(s.why[0], "EC coordinates not below the field's prime")
+              == 0,
+           "%s: a coordinate not below p, left out", unreduced[i]);
+
+        if (keys && ngx_kedge_jwks_count(keys) && strstr(unreduced[i], "521"))
+        {
+            verify("tok/good-es512", keys, &p, T0, OK_, NULL, NULL,
+                   "the same key as ec521 to OpenSSL");
+        }
+
+        ngx_kedge_jwks_free(keys);
+        free(json);
+    }
+
+    keys = parse("jwks/p256-small-x.json", NGX_KEDGE_JOSE_ALL_ALGS, &s,
+                 &json, &err);
+    ok(kids_are(keys, small_x, 1) && s.n == 0,
+       "p256-small-x.json: the same point, x below p, kept");
+    ngx_kedge_jwks_free(keys);
+    free(json);
+
     keys = parse("jwks/rsa16384-zero.json", NGX_KEDGE_JOSE_ALL_ALGS, &s,
                  &json, &err);
     ok(kids_are(keys, n00, 1) && s.n == 0,

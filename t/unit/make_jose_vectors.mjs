@@ -166,6 +166,45 @@ const ec521Y = Buffer.from(K.ec521.y, 'base64url');
 ec521Y[ec521Y.length - 1] ^= 1;
 jwks('p521-off-curve.json', set({ ...pub(K.ec521), y: b64url(ec521Y) }));
 jwks('p521-x-65.json', set({ ...pub(K.ec521), x: b64url(Buffer.from(K.ec521.x, 'base64url').subarray(1)) }));
+// coordinates not below the field's prime p: x + p and y + p are the same
+// point to OpenSSL, but not an encoding RFC 7518 allows (P-521: p = 2^521 - 1,
+// so x + p still fits in 66 bytes; P-256: a point whose x is small enough,
+// found here and checked by node, which refuses points off the curve)
+const big = (s) => BigInt(`0x${Buffer.from(s, 'base64url').toString('hex')}`);
+const coord = (n, bytes) => b64url(Buffer.from(n.toString(16).padStart(2 * bytes, '0'), 'hex'));
+const P521 = 2n ** 521n - 1n;
+const P256 = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
+const B256 = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+jwks('p521-x-plus-p.json', set({ ...pub(K.ec521), x: coord(big(K.ec521.x) + P521, 66) }));
+jwks('p521-y-plus-p.json', set({ ...pub(K.ec521), y: coord(big(K.ec521.y) + P521, 66) }));
+jwks('p521-x-plus-2p.json', set({ ...pub(K.ec521), x: coord(big(K.ec521.x) + 2n * P521, 66) }));
+{
+  const mod = (a) => ((a % P256) + P256) % P256;
+  const pow = (a, e) => {
+    let r = 1n;
+    let b = mod(a);
+    for (let k = e; k; k >>= 1n) {
+      if (k & 1n) {
+        r = mod(r * b);
+      }
+      b = mod(b * b);
+    }
+    return r;
+  };
+  let x = 1n;
+  let y;
+  for (;; x += 1n) {
+    const rhs = mod(x ** 3n - 3n * x + B256);
+    y = pow(rhs, (P256 + 1n) / 4n);                    // p = 3 mod 4
+    if (mod(y * y) === rhs) {
+      break;
+    }
+  }
+  const point = { kty: 'EC', crv: 'P-256', x: coord(x, 32), y: coord(y, 32) };
+  createPublicKey({ key: point, format: 'jwk' });      // throws if off the curve
+  jwks('p256-small-x.json', set({ ...point, kid: 'p256-small-x' }));
+  jwks('p256-x-plus-p.json', set({ ...point, kid: 'p256-x-plus-p', x: coord(x + P256, 32) }));
+}
 jwks('p521-x-67.json', set({
   ...pub(K.ec521), x: b64url(Buffer.concat([Buffer.from([0]), Buffer.from(K.ec521.x, 'base64url')])),
 }));
