@@ -282,6 +282,7 @@ const numbered = (n, from = 0) => Array.from({ length: n },
   (_, i) => ({ ...rsaPub, kid: `k${String(i + from).padStart(2, '0')}` }));
 jwks('many.json', set(...numbered(70)));
 jwks('many-64.json', set(...numbered(64)));
+jwks('ten.json', set(...numbered(10)));
 jwks('many-65.json', set(...numbered(65)));
 jwks('many-skipped.json', set(...numbered(10).map((k) => ({ ...k, use: 'enc' })),
   ...numbered(64, 10)));
