@@ -17,6 +17,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=$repo/build/unit
 
+# shellcheck disable=SC2054
 cc=(gcc -std=c99 -D_DEFAULT_SOURCE -g -O1 -Wall -Wextra -Werror
     -fsanitize=address,undefined -fno-sanitize-recover=all
     -I "$repo/ngx_kedge_module")
@@ -67,7 +68,10 @@ for suite in "$@"; do
 done
 
 if [ $# -eq 1 ]; then
-    "$1"
+    case $1 in
+        k8s) k8s ;;
+        jose) jose ;;
+    esac
     exit
 fi
 
