@@ -94,17 +94,19 @@ static void ngx_kedge_discovery_remove(ngx_kedge_discovery_t *d,
 static void ngx_kedge_discovery_note(ngx_kedge_discovery_t *d,
     ngx_kedge_discovery_svc_t *old, ngx_kedge_discovery_svc_t *svc);
 static ngx_int_t ngx_kedge_discovery_publish(ngx_kedge_k8s_reflector_t *rf);
+static ngx_int_t ngx_kedge_discovery_write_set(ngx_kedge_discovery_t *d,
+    ngx_uint_t *again);
 static ngx_int_t ngx_kedge_discovery_make(ngx_kedge_discovery_t *d,
     ngx_pool_t *pool, ngx_array_t *bks, ngx_array_t *rts);
 static ngx_uint_t ngx_kedge_discovery_reserved(ngx_kedge_discovery_t *d,
     ngx_str_t *name, ngx_uint_t protocol);
-static void ngx_kedge_discovery_slots(ngx_kedge_discovery_t *d,
+static ngx_uint_t ngx_kedge_discovery_slots(ngx_kedge_discovery_t *d,
     ngx_array_t *bks);
 static int ngx_libc_cdecl ngx_kedge_discovery_cmp_rt(const void *one,
     const void *two);
 static u_char *ngx_kedge_discovery_write(ngx_pool_t *pool, ngx_array_t *bks,
     ngx_array_t *rts, size_t *len);
-static void ngx_kedge_discovery_commit(ngx_kedge_discovery_t *d,
+static ngx_uint_t ngx_kedge_discovery_commit(ngx_kedge_discovery_t *d,
     ngx_array_t *bks);
 static void ngx_kedge_discovery_drop(ngx_kedge_discovery_t *d,
     ngx_uint_t slot);
@@ -651,17 +653,39 @@ ngx_kedge_discovery_free(ngx_kedge_discovery_svc_t **svcs, ngx_uint_t n)
 }
 
 
-/* the Services known, as a route set in the store */
+/*
+ * The Services known, as a route set in the store.  A slot is given back
+ * only after a set without its backend is written: a backend left out for
+ * want of slots gets the slot at once, with a second set.
+ */
 
 static ngx_int_t
 ngx_kedge_discovery_publish(ngx_kedge_k8s_reflector_t *rf)
 {
     ngx_kedge_discovery_t *d = rf->data;
 
+    ngx_int_t   rc;
+    ngx_uint_t  again;
+
+    again = 0;
+
+    rc = ngx_kedge_discovery_write_set(d, &again);
+
+    if (rc == NGX_OK && again) {
+        rc = ngx_kedge_discovery_write_set(d, &again);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_kedge_discovery_write_set(ngx_kedge_discovery_t *d, ngx_uint_t *again)
+{
     u_char                      *set;
     size_t                       len;
     ngx_int_t                    rc;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, over;
     ngx_pool_t                  *pool;
     ngx_array_t                  bks, rts;
     ngx_kedge_discovery_held_t  *h;
@@ -690,7 +714,7 @@ ngx_kedge_discovery_publish(ngx_kedge_k8s_reflector_t *rf)
         goto done;
     }
 
-    ngx_kedge_discovery_slots(d, &bks);
+    over = ngx_kedge_discovery_slots(d, &bks);
 
     ngx_qsort(rts.elts, rts.nelts, sizeof(ngx_kedge_discovery_rt_t),
               ngx_kedge_discovery_cmp_rt);
@@ -728,7 +752,7 @@ ngx_kedge_discovery_publish(ngx_kedge_k8s_reflector_t *rf)
                       "%ui backends", d->nservices, rts.nelts, bks.nelts);
     }
 
-    ngx_kedge_discovery_commit(d, &bks);
+    *again = (ngx_kedge_discovery_commit(d, &bks) && over);
 
     rc = NGX_OK;
     goto done;
@@ -956,7 +980,7 @@ ngx_kedge_discovery_reserved(ngx_kedge_discovery_t *d, ngx_str_t *name,
  * with none left it is not made (nor its routes).
  */
 
-static void
+static ngx_uint_t
 ngx_kedge_discovery_slots(ngx_kedge_discovery_t *d, ngx_array_t *bks)
 {
     ngx_uint_t                   i, k, over;
@@ -1037,6 +1061,8 @@ ngx_kedge_discovery_slots(ngx_kedge_discovery_t *d, ngx_array_t *bks)
 
         d->over_backends = over;
     }
+
+    return over;
 }
 
 
@@ -1169,14 +1195,15 @@ ngx_kedge_discovery_write(ngx_pool_t *pool, ngx_array_t *bks,
 
 /*
  * The set is in the store: new backends get their watch, changed ones a
- * new one, and the slots no route uses any more are given back.
+ * new one, and the slots no route uses any more are given back (their
+ * number is returned).
  */
 
-static void
+static ngx_uint_t
 ngx_kedge_discovery_commit(ngx_kedge_discovery_t *d, ngx_array_t *bks)
 {
     ngx_str_t                    service, namespace, port;
-    ngx_uint_t                   i, k;
+    ngx_uint_t                   i, k, released;
     ngx_kedge_k8s_watch_t       *w;
     ngx_kedge_discovery_bk_t    *bk;
     ngx_kedge_discovery_held_t  *h;
@@ -1235,11 +1262,16 @@ ngx_kedge_discovery_commit(ngx_kedge_discovery_t *d, ngx_array_t *bks)
         }
     }
 
+    released = 0;
+
     for (i = 0; i < d->max_backends; i++) {
         if (d->held[i].serial && !d->held[i].used) {
             ngx_kedge_discovery_drop(d, i);
+            released++;
         }
     }
+
+    return released;
 }
 
 
