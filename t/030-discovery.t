@@ -493,3 +493,30 @@ echo "selector: $(ctl stat '[r["query"]["labelSelector"] for r in log if r["reso
 "127.0.0.3:$ENV{TEST_NGINX_B_PORT}\n"
 . "X-Kedge-Error-Type: no-route\n"
 . "selector: example.org/kedge-exposed=true\n"
+
+
+
+=== TEST 22: max_backends: a backend over it is not made, nor its routes, until room is made
+--- http_config
+    kedge_discovery domain_suffix=ext.example.com max_backends=1;
+--- exec
+slice default/a-a '{"service": "a", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": $TEST_NGINX_B_PORT}]}'
+slice default/b-a '{"service": "b", "endpoints": [{"addresses": ["127.0.0.3"]}], "ports": [{"name": "http", "port": $TEST_NGINX_B_PORT}]}'
+svc default/a '{"labels": {"kedge.com/kedge-exposed": "true"}, "ports": [{"name": "http", "port": $TEST_NGINX_SERVER_PORT, "targetPort": $TEST_NGINX_B_PORT}]}'
+until_get a.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT '127.0.0.2:*' | cut -d' ' -f1
+svc default/b '{"labels": {"kedge.com/kedge-exposed": "true"}, "ports": [{"name": "http", "port": $TEST_NGINX_SERVER_PORT, "targetPort": $TEST_NGINX_B_PORT}]}'
+sleep 0.5
+errtype b.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT
+echo "slice watches: $(ctl stat 'open_watches["endpointslices"]')"
+ctl DELETE /services/default/a
+until_get b.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT '127.0.0.3:*' | cut -d' ' -f1
+errtype a.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n"
+. "X-Kedge-Error-Type: no-route\n"
+. "slice watches: 1\n"
+. "127.0.0.3:$ENV{TEST_NGINX_B_PORT}\n"
+. "X-Kedge-Error-Type: no-route\n"
+--- error_log
+kedge: discovery: 1 backends over max_backends=1 left out, with their routes
+kedge: discovery: every discovered backend made again
