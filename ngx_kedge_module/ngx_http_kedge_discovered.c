@@ -204,12 +204,12 @@ ngx_int_t
 ngx_http_kedge_discovery_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf)
 {
-    size_t                             need;
-    ngx_uint_t                         i;
-    ngx_pool_cleanup_t                *cln;
-    ngx_kedge_discovery_name_t        *name;
-    ngx_http_kedge_backend_t          *backend;
-    ngx_http_kedge_discovery_conf_t   *dc;
+    size_t                            need;
+    ngx_uint_t                        i;
+    ngx_pool_cleanup_t               *cln;
+    ngx_kedge_discovery_name_t       *name;
+    ngx_http_kedge_backend_t         *backend;
+    ngx_http_kedge_discovery_conf_t  *dc;
 
     dc = kmcf->discovery;
 

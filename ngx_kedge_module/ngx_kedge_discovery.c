@@ -281,7 +281,7 @@ ngx_kedge_discovery_list(ngx_kedge_k8s_reflector_t *rf,
     ngx_qsort(svcs, n, sizeof(ngx_kedge_discovery_svc_t *),
               ngx_kedge_discovery_cmp_svc);
 
-    /* a name twice in a list (no API server does that): the last counts */
+    /* a name twice in a list (no API server does that): one counts */
 
     for (i = 1, k = n ? 1 : 0; i < n; i++) {
         if (ngx_kedge_discovery_cmp_svc(&svcs[k - 1], &svcs[i]) == 0) {

@@ -419,11 +419,12 @@ ngx_kedge_k8s_service_expose(const ngx_kedge_k8s_service_t *svc,
     ngx_kedge_k8s_exposed_t *out, ngx_kedge_k8s_exposed_port_t *ports,
     size_t max, const char **err)
 {
-    int                                                     n;
-    size_t                                                  i;
-    const char                                             *value, *why;
-    ngx_kedge_k8s_exposed_port_t                            port;
-    const K8s__Io__Api__Core__V1__ServicePort              *sp;
+    int                                                            n;
+    size_t                                                         i;
+    const char                                                    *value;
+    const char                                                    *why;
+    ngx_kedge_k8s_exposed_port_t                                   port;
+    const K8s__Io__Api__Core__V1__ServicePort                     *sp;
     const K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta  *meta;
 
     memset(out, 0, sizeof(ngx_kedge_k8s_exposed_t));

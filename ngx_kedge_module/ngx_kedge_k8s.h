@@ -70,18 +70,18 @@ typedef struct {
 
 
 typedef struct {
-    char                      namespace[NGX_KEDGE_K8S_LABEL_LEN + 1];
-    char                      name[NGX_KEDGE_K8S_LABEL_LEN + 1];
-    char                      host[NGX_KEDGE_K8S_HOST_LEN + 1];
-    char                      service[NGX_KEDGE_K8S_HOST_LEN + 1]; /* glob */
+    char                            namespace[NGX_KEDGE_K8S_LABEL_LEN + 1];
+    char                            name[NGX_KEDGE_K8S_LABEL_LEN + 1];
+    char                            host[NGX_KEDGE_K8S_HOST_LEN + 1];
+    char                            service[NGX_KEDGE_K8S_HOST_LEN + 1];
 
-    size_t                    nports;
-    ngx_kedge_k8s_exposed_port_t  *ports;     /* the caller's room */
+    size_t                          nports;
+    ngx_kedge_k8s_exposed_port_t   *ports;       /* the caller's room */
 
     /* ports named for kedge but left out: how many, the first, why */
-    size_t                    skipped;
-    char                      skipped_port[NGX_KEDGE_K8S_PORT_LEN + 1];
-    const char               *skipped_reason;
+    size_t                          skipped;
+    char                            skipped_port[NGX_KEDGE_K8S_PORT_LEN + 1];
+    const char                     *skipped_reason;
 } ngx_kedge_k8s_exposed_t;
 
 
