@@ -183,6 +183,10 @@ ngx_kedge_k8s_request(ngx_kedge_k8s_watch_t *w)
     h = &w->http;
     ngx_memzero(h, sizeof(ngx_kedge_http_t));
 
+    ngx_kedge_store_watch(w->store, w->index,
+                          w->watching ? NGX_KEDGE_STORE_WATCH_WATCHING
+                                      : NGX_KEDGE_STORE_WATCH_LISTING);
+
     h->url.data = url;
     h->url.len = p - url;
     h->bearer = token;
@@ -882,6 +886,7 @@ ngx_kedge_k8s_fail(ngx_kedge_k8s_watch_t *w, const char *what,
     }
 
     ngx_kedge_store_failed(w->store, w->index, w->log);
+    ngx_kedge_store_watch(w->store, w->index, NGX_KEDGE_STORE_WATCH_RETRYING);
 
     delay = ngx_kedge_store_backoff(&w->backoff);
 
