@@ -262,6 +262,10 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
                    "kedge balancer: backend \"%V\" endpoint %V",
                    &ctx->backend->name, &addr->name);
 
+    ngx_http_kedge_info(ctx->request, "kedge: backend \"%V\": endpoint %V, "
+                        "try %ui", &ctx->backend->name, &addr->name,
+                        ctx->tries);
+
     return NGX_OK;
 }
 

@@ -110,6 +110,34 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kedge_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kedge_status_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_request_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kedge_loc_conf_t, request_id),
+      NULL },
+
+    { ngx_string("kedge_info_logs"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kedge_loc_conf_t, info_logs),
+      NULL },
+
     { ngx_string("kedge_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_kedge_auth_directive,
@@ -269,6 +297,9 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    klcf->request_id = NGX_CONF_UNSET;
+    klcf->info_logs = NGX_CONF_UNSET;
+
     ngx_http_kedge_auth_create_conf(klcf);
 
     return klcf;
@@ -278,7 +309,13 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_kedge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_kedge_loc_conf_t *prev = parent;
+    ngx_http_kedge_loc_conf_t *conf = child;
+
     char  *rv;
+
+    ngx_conf_merge_value(conf->request_id, prev->request_id, 1);
+    ngx_conf_merge_value(conf->info_logs, prev->info_logs, 1);
 
     rv = ngx_http_kedge_pass_merge(cf, parent, child);
     if (rv != NGX_CONF_OK) {
@@ -293,6 +330,10 @@ static ngx_int_t
 ngx_http_kedge_preconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_kedge_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_trace_add_variables(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -316,6 +357,14 @@ ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_kedge_auth_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_metrics_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_trace_init(cf, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -17,6 +17,7 @@
 #include "ngx_kedge_resolve.h"
 #include "ngx_kedge_k8s_client.h"
 #include "ngx_kedge_oidc.h"
+#include "ngx_http_kedge_metrics.h"
 
 
 #define NGX_HTTP_KEDGE_VERSION            "0.1.0"
@@ -182,6 +183,13 @@ typedef struct {
     ngx_http_kedge_route_table_t    http;
     ngx_http_kedge_route_table_t    grpc;
     ngx_array_t                     issuers;  /* ngx_kedge_oidc_issuer_t * */
+
+    /* the first block of counters in the store: two per backend, then
+       two for requests without one (HTTP, gRPC) */
+    ngx_uint_t                      counters;
+
+    ngx_int_t                       request_id_var;    /* $request_id */
+    ngx_int_t                       kedge_request_id_var;
 } ngx_http_kedge_main_conf_t;
 
 
@@ -224,6 +232,9 @@ typedef struct {
     ngx_uint_t                      oidc_line;
     u_char                         *auth_file;
     ngx_uint_t                      auth_line;
+
+    ngx_flag_t                      request_id;    /* kedge_request_id */
+    ngx_flag_t                      info_logs;     /* kedge_info_logs */
 } ngx_http_kedge_loc_conf_t;
 
 
@@ -268,7 +279,19 @@ typedef struct {
     ngx_msec_t                      set_aside;
     ngx_http_request_t             *request;
     ngx_kedge_store_t              *store;
+    unsigned                        info_logs:1;  /* X-Kedge-Info-Logs */
 } ngx_http_kedge_ctx_t;
+
+
+/* an answer of the ops endpoints, written piece by piece */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_chain_t                    *out;
+    ngx_chain_t                   **last;
+    ngx_buf_t                      *buf;
+    off_t                           len;
+    ngx_uint_t                      error;
+} ngx_http_kedge_text_t;
 
 
 extern ngx_module_t  ngx_http_kedge_module;
@@ -341,6 +364,37 @@ ngx_int_t ngx_http_kedge_auth_add_variables(ngx_conf_t *cf);
 /* ngx_http_kedge_ops.c */
 char *ngx_http_kedge_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_kedge_ops_request(ngx_http_request_t *r);
+ngx_int_t ngx_http_kedge_no_cache(ngx_http_request_t *r);
+void ngx_http_kedge_text_init(ngx_http_kedge_text_t *t,
+    ngx_http_request_t *r);
+void ngx_http_kedge_text_printf(ngx_http_kedge_text_t *t,
+    const char *fmt, ...);
+void ngx_http_kedge_text_escaped(ngx_http_kedge_text_t *t, ngx_str_t *s,
+    ngx_uint_t json);
+ngx_int_t ngx_http_kedge_text_send(ngx_http_kedge_text_t *t,
+    char *content_type);
+
+/* ngx_http_kedge_metrics.c */
+char *ngx_http_kedge_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_kedge_metrics_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_str_t *ngx_http_kedge_backend_protocol(ngx_http_kedge_backend_t *backend);
+ngx_str_t *ngx_http_kedge_store_state(ngx_uint_t state);
+
+/* ngx_http_kedge_status.c */
+char *ngx_http_kedge_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_kedge_trace.c */
+ngx_int_t ngx_http_kedge_trace_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_trace_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_uint_t ngx_http_kedge_info_logs(ngx_http_request_t *r);
+void ngx_http_kedge_log(ngx_http_request_t *r, ngx_uint_t level,
+    const char *fmt, ...);
+void ngx_http_kedge_info(ngx_http_request_t *r, const char *fmt, ...);
 
 /* ngx_http_kedge_balancer.c */
 char *ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,

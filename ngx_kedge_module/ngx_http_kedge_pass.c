@@ -176,6 +176,30 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
+    /*
+     * the request id, kept or made (kedge_request_id), for HTTP and gRPC;
+     * with "kedge_request_id off", the client's header as sent
+     */
+
+    ngx_str_set(&argv[1], "X-Kedge-Request-ID");
+    ngx_str_set(&argv[2], "$kedge_request_id");
+
+    ngx_str_set(&argv[0], "proxy_set_header");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_proxy_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    ngx_str_set(&argv[0], "grpc_set_header");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_grpc_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     /* for gRPC a "Host" replaces the :authority of the grpc_pass URL */
 
     ngx_str_set(&argv[1], "Host");

@@ -536,6 +536,8 @@ ngx_http_kedge_ctx(ngx_http_request_t *r)
 
     ngx_http_kedge_request_init(r, &ctx->req);
 
+    ctx->info_logs = ngx_http_kedge_info_logs(r);
+
     return ctx;
 }
 
@@ -568,6 +570,10 @@ ngx_http_kedge_route(ngx_http_request_t *r)
                        "kedge: no %s route for \"%V\" port %d",
                        ctx->req.grpc ? "grpc" : "http",
                        &ctx->req.host, (int) ctx->req.port);
+
+        ngx_http_kedge_info(r, "kedge: no %s route for \"%V\" port %d",
+                            ctx->req.grpc ? "grpc" : "http",
+                            &ctx->req.host, (int) ctx->req.port);
         return ctx;
     }
 
@@ -576,6 +582,12 @@ ngx_http_kedge_route(ngx_http_request_t *r)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kedge: route #%ui of \"%V\" to backend \"%V\"",
                    ctx->route->id, &ctx->req.host, &ctx->backend->name);
+
+    ngx_http_kedge_info(r, "kedge: route %s:%ui for \"%V\" port %d: "
+                        "backend \"%V\"",
+                        ctx->req.grpc ? "grpc" : "http", ctx->route->id,
+                        &ctx->req.host, (int) ctx->req.port,
+                        &ctx->backend->name);
 
     return ctx;
 }
