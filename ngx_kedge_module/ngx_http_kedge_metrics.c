@@ -288,13 +288,15 @@ ngx_http_kedge_metrics_slot(ngx_http_kedge_main_conf_t *kmcf,
 static ngx_int_t
 ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
 {
-    ngx_uint_t                   status, class, slot;
+    u_char                      *p;
     ngx_str_t                   *protocol;
+    ngx_uint_t                   status, class, slot;
     ngx_http_kedge_ctx_t        *ctx;
-    ngx_http_variable_value_t   *id;
     ngx_http_kedge_backend_t    *backend;
     ngx_http_kedge_counters_t   *c;
+    ngx_http_variable_value_t   *id;
     ngx_http_kedge_main_conf_t  *kmcf;
+    u_char                       route[sizeof("grpc:") + NGX_INT_T_LEN];
 
     if (r != r->main) {
         return NGX_OK;
@@ -345,12 +347,20 @@ ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
             id = &ngx_http_variable_null_value;
         }
 
+        p = route;
+
+        if (ctx->route) {
+            p = ngx_sprintf(route, "%s:%ui", ctx->req.grpc ? "grpc" : "http",
+                            ctx->route->id);
+
+        } else {
+            *p++ = '-';
+        }
+
         ngx_http_kedge_info(r, "kedge: done: status %ui, %V request, "
-                            "route %s:%ui, backend \"%V\", error type "
+                            "route %*s, backend \"%V\", error type "
                             "\"%V\", request id \"%v\", endpoint tries %ui",
-                            status, protocol,
-                            ctx->req.grpc ? "grpc" : "http",
-                            ctx->route ? ctx->route->id : 0,
+                            status, protocol, (size_t) (p - route), route,
                             ctx->backend ? &ctx->backend->name
                                          : &ngx_http_kedge_error_types[0],
                             &ngx_http_kedge_error_types[ctx->error],
