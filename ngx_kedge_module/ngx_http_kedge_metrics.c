@@ -191,7 +191,7 @@ ngx_http_kedge_metrics_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 {
     u_char                     *p;
     ngx_int_t                   block;
-    ngx_str_t                   key, none = ngx_null_string;
+    ngx_str_t                   key, none = ngx_string("");
     ngx_uint_t                  i, n, proto, protocols;
     ngx_http_handler_pt        *h;
     ngx_http_kedge_backend_t   *backend;
@@ -289,7 +289,7 @@ static ngx_int_t
 ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
 {
     u_char                      *p;
-    ngx_str_t                   *protocol;
+    ngx_str_t                   *protocol, none = ngx_string("");
     ngx_uint_t                   status, class, slot;
     ngx_http_kedge_ctx_t        *ctx;
     ngx_http_kedge_backend_t    *backend;
@@ -361,9 +361,9 @@ ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
                             "route %*s, backend \"%V\", error type "
                             "\"%V\", request id \"%v\", endpoint tries %ui",
                             status, protocol, (size_t) (p - route), route,
-                            ctx->backend ? &ctx->backend->name
-                                         : &ngx_http_kedge_error_types[0],
-                            &ngx_http_kedge_error_types[ctx->error],
+                            ctx->backend ? &ctx->backend->name : &none,
+                            ctx->error ? &ngx_http_kedge_error_types[ctx->error]
+                                       : &none,
                             id, ctx->tries);
     }
 
@@ -406,7 +406,7 @@ static void
 ngx_http_kedge_metrics_counters(ngx_http_kedge_text_t *t,
     ngx_http_kedge_main_conf_t *kmcf)
 {
-    ngx_str_t                   *protocol, none = ngx_null_string;
+    ngx_str_t                   *protocol, none = ngx_string("");
     ngx_uint_t                   slot, nslots, i, v;
     ngx_http_kedge_backend_t    *backend;
     ngx_http_kedge_counters_t   *c;

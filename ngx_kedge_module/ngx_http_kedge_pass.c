@@ -912,6 +912,12 @@ ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_KEDGE_VAR_ERROR_TYPE:
         s = ngx_http_kedge_error_types[ctx->error];
+
+        if (s.data == NULL) {
+            /* no error: empty, never NULL (the access log copies it) */
+            ngx_str_set(&s, "");
+        }
+
         break;
 
     default: /* NGX_HTTP_KEDGE_VAR_ROUTE */
