@@ -165,6 +165,9 @@ typedef struct {
 } ngx_http_kedge_port_range_t;
 
 
+#define NGX_HTTP_KEDGE_ADHOC_CURSORS      32
+
+
 /* an adhoc rule: names no route knows, resolved and dialed directly */
 typedef struct {
     ngx_uint_t                      id;            /* 1-based, per table */
@@ -179,8 +182,8 @@ typedef struct {
     ngx_array_t                    *deny;          /* ngx_cidr_t */
     ngx_uint_t                      tls;
 
-    /* worker-local: the round-robin cursor over a name's addresses */
-    ngx_uint_t                      next;
+    /* worker-local: round-robin cursors, a name's by a hash of it */
+    ngx_uint_t                      next[NGX_HTTP_KEDGE_ADHOC_CURSORS];
 
     u_char                         *file;
     ngx_uint_t                      line;
@@ -372,6 +375,27 @@ ngx_int_t ngx_http_kedge_router_init(ngx_conf_t *cf,
 ngx_http_kedge_ctx_t *ngx_http_kedge_ctx(ngx_http_request_t *r);
 ngx_http_kedge_ctx_t *ngx_http_kedge_route(ngx_http_request_t *r);
 
+/* ngx_http_kedge_adhoc.c */
+char *ngx_http_kedge_http_adhoc_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_grpc_adhoc_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_kedge_adhoc_t *ngx_http_kedge_adhoc_add(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf, ngx_uint_t protocol);
+ngx_int_t ngx_http_kedge_adhoc_matcher(ngx_http_kedge_adhoc_t *rule,
+    ngx_str_t *matcher);
+ngx_int_t ngx_http_kedge_adhoc_port_range(ngx_http_kedge_adhoc_t *rule,
+    ngx_int_t from, ngx_int_t to);
+ngx_int_t ngx_http_kedge_adhoc_replace_valid(ngx_http_kedge_adhoc_t *rule);
+ngx_int_t ngx_http_kedge_adhoc_cidrs(ngx_conf_t *cf, ngx_array_t **cidrs,
+    ngx_str_t *list);
+ngx_int_t ngx_http_kedge_adhoc_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_adhoc_match(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
+ngx_int_t ngx_http_kedge_adhoc_pass(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
+
 /* ngx_http_kedge_pass.c */
 char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -379,6 +403,8 @@ ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
 char *ngx_http_kedge_pass_merge(ngx_conf_t *cf,
     ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);
 ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_pass_proxy(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
 ngx_int_t ngx_http_kedge_error(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx);
 

@@ -611,6 +611,21 @@ ngx_http_kedge_route(ngx_http_request_t *r)
                                            &ctx->req);
 
     if (ctx->route == NULL) {
+
+        /* SPEC section 4: the adhoc rules, when no route matched */
+
+        switch (ngx_http_kedge_adhoc_match(r, ctx)) {
+
+        case NGX_OK:
+            return ctx;
+
+        case NGX_DECLINED:
+            break;
+
+        default:
+            return NULL;
+        }
+
         ctx->error = NGX_HTTP_KEDGE_ERR_NO_ROUTE;
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -636,7 +651,8 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
 {
     u_char           *p, *last;
     ngx_str_t        *ct;
-    ngx_uint_t        https, port_given;
+    in_port_t         default_port;
+    ngx_uint_t        port_given;
     ngx_table_elt_t  *host;
 
     req->host = r->headers_in.server;
@@ -670,17 +686,31 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
         req->authority.data = r->host_start;
         req->authority.len = p - r->host_start;
 
-        https = (r->schema.len == 5
-                 && ngx_strncasecmp(r->schema.data, (u_char *) "https", 5)
-                    == 0);
+        /* the scheme's default port: 80 for http, 443 for https */
+
+        if (r->schema.len == 5
+            && ngx_strncasecmp(r->schema.data, (u_char *) "https", 5) == 0)
+        {
+            default_port = 443;
+
+        } else if (r->schema.len == 4
+                   && ngx_strncasecmp(r->schema.data, (u_char *) "http", 4)
+                      == 0)
+        {
+            default_port = 80;
+
+        } else {
+            /* another scheme has no port kedge knows: "any port" only */
+            default_port = 0;
+        }
 
     } else {
         req->proxy_mode = NGX_HTTP_KEDGE_MODE_REVERSE;
 
 #if (NGX_HTTP_SSL)
-        https = (r->connection->ssl != NULL);
+        default_port = (r->connection->ssl != NULL) ? 443 : 80;
 #else
-        https = 0;
+        default_port = 80;
 #endif
 
         host = r->headers_in.host;
@@ -712,8 +742,10 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
 
     /* a port given but invalid stays 0: only "any port" routes match */
 
+    req->port_given = port_given;
+
     if (!port_given) {
-        req->port = https ? 443 : 80;
+        req->port = default_port;
     }
 
     /* gRPC is HTTP/2 with application/grpc; grpc-web is plain HTTP */
