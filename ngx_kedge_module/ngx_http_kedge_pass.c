@@ -155,6 +155,19 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /*
+     * what clients of a forward proxy send for the proxy's connection
+     * is not the backend's: kedge (Go's ReverseProxy) drops it too
+     */
+
+    ngx_str_set(&argv[1], "Proxy-Connection");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_proxy_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /*
      * the credentials presented to kedge are kedge's, for HTTP and gRPC
      * alike: an empty value drops the header (the authorizer removes it
      * from the request too); the backend's own Authorization passes
