@@ -96,6 +96,13 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_config"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_config_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kedge_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_kedge_pass_directive,

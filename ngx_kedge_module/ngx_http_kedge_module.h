@@ -396,6 +396,10 @@ ngx_int_t ngx_http_kedge_adhoc_match(ngx_http_request_t *r,
 ngx_int_t ngx_http_kedge_adhoc_pass(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx);
 
+/* ngx_http_kedge_config.c */
+char *ngx_http_kedge_config_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_http_kedge_pass.c */
 char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
