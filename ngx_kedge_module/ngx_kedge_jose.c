@@ -8,16 +8,17 @@
  * base64url, lets the last of two equal JSON members win and imports any
  * key.  So, for a key set: signing keys only, RSA of 2048 bits or more
  * with an odd exponent of 3 or more, EC on P-256/384/521 with exact
- * coordinates, each bound to the algorithms that fit it (and to its own
- * "alg", "use" and "key_ops"), no symmetric or private keys, no kid
- * twice.  For a token: a size cap, exactly three non-empty segments of
- * strict base64url, JSON objects without duplicate members, an allowed
- * algorithm that fits the chosen key, the exact signature length, no
- * "crit" and no "b64"; "jku", "x5u", "jwk" and "x5c" are never followed.
- * The claims, checked before the signature because they cost less: "iss"
- * exact, "aud" holding the client id, "exp" required, "nbf" and "iat"
- * within the leeway, and the permissions claim a list of strings with one
- * allowed.  Nothing of a token counts unless its signature verified.
+ * coordinates below the field's prime, each bound to the algorithms that
+ * fit it (and to its own "alg", "use" and "key_ops"), no symmetric or
+ * private keys, no kid twice.  For a token: a size cap, exactly three
+ * non-empty segments of strict base64url, JSON objects without duplicate
+ * members, an allowed algorithm that fits the chosen key, the exact
+ * signature length, no "crit" and no "b64"; "jku", "x5u", "jwk" and "x5c"
+ * are never followed.  The claims, checked before the signature because
+ * they cost less: "iss" exact, "aud" holding the client id, an "azp" the
+ * client id, "exp" required, "nbf" and "iat" within the leeway, and the
+ * permissions claim a list of strings with one allowed.  Nothing of a
+ * token counts unless its signature verified.
  */
 
 
@@ -27,6 +28,9 @@
 
 #include <jansson.h>
 #include <cjose/cjose.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
 
 #include "ngx_kedge_jose.h"
 
@@ -70,11 +74,12 @@ static const struct {
     const char               *crv;
     unsigned                  alg;
     size_t                    coord;      /* bytes of x, of y */
+    int                       nid;
 } ngx_kedge_jose_curves[] = {
-    { "P-256", NGX_KEDGE_JOSE_ES256, 32 },
-    { "P-384", NGX_KEDGE_JOSE_ES384, 48 },
-    { "P-521", NGX_KEDGE_JOSE_ES512, 66 },
-    { NULL, 0, 0 }
+    { "P-256", NGX_KEDGE_JOSE_ES256, 32, NID_X9_62_prime256v1 },
+    { "P-384", NGX_KEDGE_JOSE_ES384, 48, NID_secp384r1 },
+    { "P-521", NGX_KEDGE_JOSE_ES512, 66, NID_secp521r1 },
+    { NULL, 0, 0, 0 }
 };
 
 
@@ -88,6 +93,8 @@ static const char *ngx_kedge_jwks_key(ngx_kedge_jwk_t *k, json_t *obj,
     unsigned algs);
 static const char *ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj);
 static const char *ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj);
+static int ngx_kedge_jose_below_prime(int nid, const uint8_t *x,
+    const uint8_t *y, size_t len);
 static int ngx_kedge_jose_member(json_t *obj, const char *name,
     uint8_t *out, size_t max, size_t *len);
 static json_t *ngx_kedge_jose_segment(const char *data, size_t len);
@@ -529,7 +536,7 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
 {
     size_t       i, len;
     json_t      *v;
-    uint8_t      xy[66];
+    uint8_t      x[66], y[66];
     const char  *crv;
 
     v = json_object_get(obj, "crv");
@@ -550,20 +557,69 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
         return "an unsupported curve";
     }
 
-    if (ngx_kedge_jose_member(obj, "x", xy, sizeof(xy), &len)
+    if (ngx_kedge_jose_member(obj, "x", x, sizeof(x), &len)
         != NGX_KEDGE_JOSE_OK
         || len != ngx_kedge_jose_curves[i].coord
-        || ngx_kedge_jose_member(obj, "y", xy, sizeof(xy), &len)
+        || ngx_kedge_jose_member(obj, "y", y, sizeof(y), &len)
            != NGX_KEDGE_JOSE_OK
         || len != ngx_kedge_jose_curves[i].coord)
     {
         return "EC coordinates missing, not strict or of the wrong size";
     }
 
+    /*
+     * each coordinate below the field's prime: OpenSSL (and so cjose)
+     * takes x + p for x, a second encoding of the same point
+     */
+
+    switch (ngx_kedge_jose_below_prime(ngx_kedge_jose_curves[i].nid, x, y,
+                                       len))
+    {
+    case NGX_KEDGE_JOSE_OK:
+        break;
+
+    case NGX_KEDGE_JOSE_DENY:
+        return "EC coordinates not below the field's prime";
+
+    default:
+        return "out of memory (the field's prime)";
+    }
+
     k->algs = ngx_kedge_jose_curves[i].alg;
     k->sig_len = 2 * ngx_kedge_jose_curves[i].coord;
 
     return NULL;
+}
+
+
+static int
+ngx_kedge_jose_below_prime(int nid, const uint8_t *x, const uint8_t *y,
+    size_t len)
+{
+    int        rc;
+    BIGNUM    *p, *bx, *by;
+    EC_GROUP  *group;
+
+    rc = NGX_KEDGE_JOSE_ERROR;
+
+    group = EC_GROUP_new_by_curve_name(nid);
+    p = BN_new();
+    bx = BN_bin2bn(x, (int) len, NULL);
+    by = BN_bin2bn(y, (int) len, NULL);
+
+    if (group && p && bx && by
+        && EC_GROUP_get_curve(group, p, NULL, NULL, NULL) == 1)
+    {
+        rc = (BN_cmp(bx, p) < 0 && BN_cmp(by, p) < 0) ? NGX_KEDGE_JOSE_OK
+                                                       : NGX_KEDGE_JOSE_DENY;
+    }
+
+    BN_free(p);
+    BN_free(bx);
+    BN_free(by);
+    EC_GROUP_free(group);
+
+    return rc;
 }
 
 
@@ -584,9 +640,9 @@ ngx_kedge_jose_member(json_t *obj, const char *name, uint8_t *out,
 
     slen = json_string_length(v);
 
-    /* the exact decoded length: 3 bytes per 4 characters, and the rest */
+    /* the most "slen" characters decode to: 3 bytes for 4, 1 for 2, 2 for 3 */
 
-    if (slen == 0 || slen / 4 * 3 + (slen % 4 ? slen % 4 - 1 : 0) > max) {
+    if (slen == 0 || slen / 4 * 3 + slen % 4 * 3 / 4 > max) {
         return NGX_KEDGE_JOSE_DENY;
     }
 
@@ -799,6 +855,14 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
 
     if (jws) {
         cjose_jws_release(jws);
+    }
+
+    /* the claims read before the signature count only with it */
+
+    if (rc != NGX_KEDGE_JOSE_OK) {
+        result->exp = 0;
+        result->sub[0] = '\0';
+        result->sub_len = 0;
     }
 
     return rc;

@@ -41,7 +41,8 @@ if [ $# -eq 0 ]; then
     t/k8s-fixture-selftest.sh
     t/oidc-fixture-selftest.sh
 
-    # the fuzz target of the Kubernetes decoder: the corpus, then 30 s
+    # the fuzz targets of the Kubernetes decoder and of the JOSE checks:
+    # each replays its corpus, then fuzzes for 30 s (60 s in all)
     scripts/fuzz.sh "${KEDGE_FUZZ_SECONDS:-30}"
 
     set -- t/
