@@ -592,3 +592,25 @@ hello body
 "Host: post.pod.kedge.test:$ENV{TEST_NGINX_P_PORT}"
 --- response_body
 POST hello body
+
+
+
+=== TEST 32: the location's authorization applies to adhoc requests first
+--- http_config
+    kedge_http_adhoc *.pod.kedge.test ports=$TEST_NGINX_P_PORT;
+    server {
+        listen 127.0.0.2:$TEST_NGINX_P_PORT;
+        return 200 "pa=[$http_proxy_authorization] host=$http_host\n";
+    }
+--- config
+    kedge_bearer_token s3cret;
+    location / { kedge_pass; }
+--- exec
+curl -s -w ' %{http_code}\n' -H "Host: a.pod.kedge.test:1" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+curl -s -H "Host: a.pod.kedge.test:1" -H 'Proxy-Authorization: Bearer s3cret' -w ' %{http_code}\n' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+curl -s -H "Host: a.pod.kedge.test:$TEST_NGINX_P_PORT" -H 'Proxy-Authorization: Bearer s3cret' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+--- response_body eval
+"Unauthorized 401
+adhoc: port 1 is not allowed 400
+pa=[] host=a.pod.kedge.test:$ENV{TEST_NGINX_P_PORT}
+"
