@@ -245,8 +245,11 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
         ctx->current = (ctx->first + ctx->tries++) % n;
         addr = &ctx->peers->addrs[ctx->current];
 
-        if (!ngx_kedge_store_is_aside(ctx->store, addr->sockaddr,
-                                      addr->socklen))
+        /* adhoc addresses are the client's choice: never set aside */
+
+        if (ctx->adhoc
+            || !ngx_kedge_store_is_aside(ctx->store, addr->sockaddr,
+                                         addr->socklen))
         {
             break;
         }
@@ -297,15 +300,20 @@ ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     } else if ((state & NGX_PEER_FAILED)
                && u->state && u->state->connect_time == (ngx_msec_t) -1)
     {
-        /* kedge: a target that failed to connect is set aside */
+        /*
+         * kedge: a target that failed to connect is set aside; not an
+         * adhoc one: clients could fill the zone's table with those
+         */
 
-        ngx_kedge_store_set_aside(ctx->store, pc->sockaddr, pc->socklen,
-                                  ctx->set_aside);
+        if (ctx->adhoc == NULL) {
+            ngx_kedge_store_set_aside(ctx->store, pc->sockaddr, pc->socklen,
+                                      ctx->set_aside);
 
-        ngx_log_error(NGX_LOG_WARN, pc->log, 0,
-                      "kedge: endpoint %V of backend \"%V\" set aside for "
-                      "%M ms", pc->name, &ctx->backend->name,
-                      ctx->set_aside);
+            ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                          "kedge: endpoint %V of backend \"%V\" set aside "
+                          "for %M ms", pc->name, &ctx->backend->name,
+                          ctx->set_aside);
+        }
 
         /* none of the endpoints could be connected to: kedge's error */
 

@@ -21,8 +21,8 @@
 static ngx_int_t ngx_http_kedge_metrics_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r);
 static ngx_http_kedge_counters_t *ngx_http_kedge_metrics_slot(
-    ngx_http_kedge_main_conf_t *kmcf, ngx_uint_t slot,
-    ngx_http_kedge_backend_t **backend, ngx_str_t **protocol);
+    ngx_http_kedge_main_conf_t *kmcf, ngx_uint_t slot, ngx_str_t **name,
+    ngx_str_t **protocol);
 static void ngx_http_kedge_metrics_counters(ngx_http_kedge_text_t *t,
     ngx_http_kedge_main_conf_t *kmcf);
 static void ngx_http_kedge_metrics_backend(ngx_http_kedge_text_t *t,
@@ -189,31 +189,66 @@ ngx_http_kedge_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_http_kedge_metrics_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 {
-    u_char                     *p;
-    ngx_int_t                   block;
-    ngx_str_t                   key, none = ngx_string("");
-    ngx_uint_t                  i, n, proto, protocols;
-    ngx_http_handler_pt        *h;
-    ngx_http_kedge_backend_t   *backend;
-    ngx_http_core_main_conf_t  *cmcf;
+    u_char                      *p;
+    ngx_int_t                    block;
+    ngx_str_t                    key, *name;
+    ngx_uint_t                   i, n, nb, nh, proto;
+    ngx_http_handler_pt         *h;
+    ngx_http_kedge_backend_t    *backend;
+    ngx_http_core_main_conf_t   *cmcf;
 
     backend = kmcf->backends.elts;
-    n = kmcf->backends.nelts;
+    nb = kmcf->backends.nelts;
+    nh = kmcf->http.adhoc.nelts;
+    n = nb + 1 + nh + kmcf->grpc.adhoc.nelts;
 
+    kmcf->nentries = n;
+    kmcf->entry_names = ngx_pcalloc(cf->pool, n * sizeof(ngx_str_t));
+    kmcf->entry_protocols = ngx_pcalloc(cf->pool, n * sizeof(ngx_uint_t));
     key.data = ngx_pnalloc(cf->pool, NGX_KEDGE_STORE_KEY_LEN);
-    if (key.data == NULL) {
+
+    if (kmcf->entry_names == NULL || kmcf->entry_protocols == NULL
+        || key.data == NULL)
+    {
         return NGX_ERROR;
     }
 
-    for (i = 0; i <= n; i++) {
+    for (i = 0; i < n; i++) {
+        name = &kmcf->entry_names[i];
+
+        if (i < nb) {
+            *name = backend[i].name;
+            kmcf->entry_protocols[i] = backend[i].protocols;
+
+        } else if (i == nb) {
+            ngx_str_set(name, "");
+            kmcf->entry_protocols[i] = NGX_HTTP_KEDGE_HTTP
+                                       |NGX_HTTP_KEDGE_GRPC;
+
+        } else {
+            /* an adhoc rule, as $kedge_route names it: never a backend's */
+
+            name->data = ngx_pnalloc(cf->pool,
+                                     sizeof("grpc-adhoc:") + NGX_INT_T_LEN);
+            if (name->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            name->len = ngx_sprintf(name->data, "%s-adhoc:%ui",
+                                    (i - nb - 1 < nh) ? "http" : "grpc",
+                                    (i - nb - 1 < nh) ? i - nb : i - nb - nh)
+                        - name->data;
+
+            kmcf->entry_protocols[i] = (i - nb - 1 < nh) ? NGX_HTTP_KEDGE_HTTP
+                                                         : NGX_HTTP_KEDGE_GRPC;
+        }
+
         for (proto = 0; proto < 2; proto++) {
 
             /* "web/3/http": a backend of both protocols, HTTP requests */
 
-            protocols = (i < n) ? backend[i].protocols : 0;
-
             p = ngx_snprintf(key.data, NGX_KEDGE_STORE_KEY_LEN, "%V/%ui/%V",
-                             (i < n) ? &backend[i].name : &none, protocols,
+                             name, kmcf->entry_protocols[i],
                              &ngx_http_kedge_protocols[proto]);
             key.len = p - key.data;
 
@@ -244,35 +279,27 @@ ngx_http_kedge_metrics_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf)
 
 
 /*
- * The counters of slot "slot" (backend, then protocol; past the last
- * backend, requests without one), NULL for a protocol the backend does
- * not serve or once a newer zone took over
+ * The counters of slot "slot" (entry, then request protocol), and the
+ * entry's backend_name; NULL for a protocol the entry does not serve or
+ * once a newer zone took over
  */
 
 static ngx_http_kedge_counters_t *
 ngx_http_kedge_metrics_slot(ngx_http_kedge_main_conf_t *kmcf,
-    ngx_uint_t slot, ngx_http_kedge_backend_t **backend, ngx_str_t **protocol)
+    ngx_uint_t slot, ngx_str_t **name, ngx_str_t **protocol)
 {
-    ngx_uint_t                 i, proto;
-    ngx_http_kedge_backend_t  *b;
+    ngx_uint_t  i, proto;
 
     i = slot / 2;
     proto = slot % 2;
 
-    *backend = NULL;
+    *name = &kmcf->entry_names[i];
     *protocol = &ngx_http_kedge_protocols[proto];
 
-    if (i < kmcf->backends.nelts) {
-        b = kmcf->backends.elts;
-        b = &b[i];
-
-        if (!(b->protocols & (proto ? NGX_HTTP_KEDGE_GRPC
-                                    : NGX_HTTP_KEDGE_HTTP)))
-        {
-            return NULL;
-        }
-
-        *backend = b;
+    if (!(kmcf->entry_protocols[i] & (proto ? NGX_HTTP_KEDGE_GRPC
+                                            : NGX_HTTP_KEDGE_HTTP)))
+    {
+        return NULL;
     }
 
     return (ngx_http_kedge_counters_t *)
@@ -289,14 +316,15 @@ static ngx_int_t
 ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
 {
     u_char                      *p;
-    ngx_str_t                   *protocol, none = ngx_string("");
-    ngx_uint_t                   status, class, slot;
+    ngx_str_t                   *protocol, *name, none = ngx_string("");
+    ngx_uint_t                   status, class, slot, entry, nb;
     ngx_http_kedge_ctx_t        *ctx;
-    ngx_http_kedge_backend_t    *backend;
+    ngx_http_kedge_backend_t    *backends;
     ngx_http_kedge_counters_t   *c;
     ngx_http_variable_value_t   *id;
     ngx_http_kedge_main_conf_t  *kmcf;
-    u_char                       route[sizeof("grpc:") + NGX_INT_T_LEN];
+    u_char                       route[sizeof("grpc-adhoc:")
+                                       + NGX_INT_T_LEN];
 
     if (r != r->main) {
         return NGX_OK;
@@ -324,13 +352,30 @@ ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
     class = (status >= 100 && status < 600) ? status / 100 - 1
                                             : NGX_HTTP_KEDGE_CLASSES - 1;
 
-    slot = (ctx->backend ? (ngx_uint_t) (ctx->backend
-                                         - (ngx_http_kedge_backend_t *)
-                                           kmcf->backends.elts)
-                         : kmcf->backends.nelts)
-           * 2 + ctx->req.grpc;
+    /* the backend's entry, the adhoc rule's, or that of no backend */
 
-    c = ngx_http_kedge_metrics_slot(kmcf, slot, &backend, &protocol);
+    nb = kmcf->backends.nelts;
+    backends = kmcf->backends.elts;
+
+    if (ctx->adhoc) {
+        entry = nb + ctx->adhoc->id
+                + ((ctx->adhoc->protocol == NGX_HTTP_KEDGE_GRPC)
+                   ? kmcf->http.adhoc.nelts : 0);
+
+    } else if (ctx->backend >= backends && ctx->backend < backends + nb) {
+        entry = ctx->backend - backends;
+
+    } else {
+        entry = nb;
+    }
+
+    if (entry >= kmcf->nentries) {
+        entry = nb;
+    }
+
+    slot = entry * 2 + ctx->req.grpc;
+
+    c = ngx_http_kedge_metrics_slot(kmcf, slot, &name, &protocol);
 
     if (c) {
         (void) ngx_atomic_fetch_add(&c->requests[class], 1);
@@ -353,6 +398,9 @@ ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
             p = ngx_sprintf(route, "%s:%ui", ctx->req.grpc ? "grpc" : "http",
                             ctx->route->id);
 
+        } else if (ctx->adhoc) {
+            p = ngx_cpymem(route, name->data, name->len);
+
         } else {
             *p++ = '-';
         }
@@ -361,7 +409,8 @@ ngx_http_kedge_metrics_log_handler(ngx_http_request_t *r)
                             "route %*s, backend \"%V\", error type "
                             "\"%V\", request id \"%v\", endpoint tries %ui",
                             status, protocol, (size_t) (p - route), route,
-                            ctx->backend ? &ctx->backend->name : &none,
+                            (ctx->backend && !ctx->adhoc)
+                            ? &ctx->backend->name : &none,
                             ctx->error ? &ngx_http_kedge_error_types[ctx->error]
                                        : &none,
                             id, ctx->tries);
@@ -406,12 +455,11 @@ static void
 ngx_http_kedge_metrics_counters(ngx_http_kedge_text_t *t,
     ngx_http_kedge_main_conf_t *kmcf)
 {
-    ngx_str_t                   *protocol, none = ngx_string("");
+    ngx_str_t                   *protocol, *name;
     ngx_uint_t                   slot, nslots, i, v;
-    ngx_http_kedge_backend_t    *backend;
     ngx_http_kedge_counters_t   *c;
 
-    nslots = (kmcf->backends.nelts + 1) * 2;
+    nslots = kmcf->nentries * 2;
 
 #define NGX_HTTP_KEDGE_COUNTER_RENDER(field, family, label, values, size,    \
                                       sparse, help)                           \
@@ -420,7 +468,7 @@ ngx_http_kedge_metrics_counters(ngx_http_kedge_text_t *t,
                                   "# TYPE " family " counter\n");             \
                                                                               \
     for (slot = 0; slot < nslots; slot++) {                                   \
-        c = ngx_http_kedge_metrics_slot(kmcf, slot, &backend, &protocol);     \
+        c = ngx_http_kedge_metrics_slot(kmcf, slot, &name, &protocol);        \
         if (c == NULL) {                                                      \
             continue;                                                         \
         }                                                                     \
@@ -435,8 +483,7 @@ ngx_http_kedge_metrics_counters(ngx_http_kedge_text_t *t,
             ngx_http_kedge_text_printf(t, family "{backend_name=\"%V\","      \
                                        "protocol=\"%V\"," label "=\"%V\"} "   \
                                        "%ui\n",                               \
-                                       backend ? &backend->name : &none,      \
-                                       protocol, &values[i], v);              \
+                                       name, protocol, &values[i], v);        \
         }                                                                     \
     }
 

@@ -82,6 +82,27 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_http_adhoc"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_kedge_http_adhoc_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_grpc_adhoc"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_kedge_grpc_adhoc_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_config"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_config_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kedge_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_kedge_pass_directive,
@@ -353,6 +374,10 @@ ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_kedge_router_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_adhoc_init(cf, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

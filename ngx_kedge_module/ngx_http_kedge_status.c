@@ -5,9 +5,9 @@
  *
  * kedge_status: the live routing table as JSON: the routes in the order
  * they are tried (each with its "source": "config" now, "discovery" for
- * the routes of Kubernetes discovery), the backends with the endpoints
- * they balance over now and the state of their fetchers, the OIDC
- * issuers' key sets, and the endpoints set aside.
+ * the routes of Kubernetes discovery), the adhoc rules, the backends
+ * with the endpoints they balance over now and the state of their
+ * fetchers, the OIDC issuers' key sets, and the endpoints set aside.
  */
 
 
@@ -16,6 +16,8 @@
 
 static ngx_int_t ngx_http_kedge_status_handler(ngx_http_request_t *r);
 static void ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
+    ngx_http_kedge_route_table_t *table);
+static void ngx_http_kedge_status_adhoc(ngx_http_kedge_text_t *t,
     ngx_http_kedge_route_table_t *table);
 static void ngx_http_kedge_status_backend(ngx_http_kedge_text_t *t,
     ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_backend_t *backend);
@@ -100,6 +102,15 @@ ngx_http_kedge_status_handler(ngx_http_request_t *r)
     }
 
     ngx_http_kedge_status_routes(&t, &kmcf->grpc);
+
+    ngx_http_kedge_text_printf(&t, "\n],\n\"adhoc\": [");
+    ngx_http_kedge_status_adhoc(&t, &kmcf->http);
+
+    if (kmcf->http.adhoc.nelts && kmcf->grpc.adhoc.nelts) {
+        ngx_http_kedge_text_printf(&t, ",");
+    }
+
+    ngx_http_kedge_status_adhoc(&t, &kmcf->grpc);
 
     ngx_http_kedge_text_printf(&t, "\n],\n\"backends\": [");
 
@@ -191,6 +202,52 @@ ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
 
         ngx_http_kedge_text_printf(t, "], \"auth\": \"%s\"}",
                                    ngx_http_kedge_status_auth[route[i].auth]);
+    }
+}
+
+
+/* the adhoc rules of one table, in the order they are tried */
+
+static void
+ngx_http_kedge_status_adhoc(ngx_http_kedge_text_t *t,
+    ngx_http_kedge_route_table_t *table)
+{
+    char                         *proto;
+    ngx_uint_t                    i, j;
+    ngx_http_kedge_adhoc_t       *rule;
+    ngx_http_kedge_port_range_t  *range;
+
+    rule = table->adhoc.elts;
+
+    for (i = 0; i < table->adhoc.nelts; i++) {
+        proto = (rule[i].protocol == NGX_HTTP_KEDGE_GRPC) ? "grpc" : "http";
+
+        ngx_http_kedge_text_printf(t, "%s\n {\"id\": \"%s-adhoc:%ui\", "
+                                   "\"protocol\": \"%s\", "
+                                   "\"source\": \"config\", \"matcher\": ",
+                                   i ? "," : "", proto, rule[i].id, proto);
+        ngx_http_kedge_text_escaped(t, &rule[i].matcher, 1);
+
+        ngx_http_kedge_text_printf(t, ", \"default_port\": %d, "
+                                   "\"ports\": [", (int) rule[i].default_port);
+
+        range = rule[i].ports.elts;
+
+        for (j = 0; j < rule[i].ports.nelts; j++) {
+            ngx_http_kedge_text_printf(t, "%s\"%d-%d\"", j ? ", " : "",
+                                       (int) range[j].from, (int) range[j].to);
+        }
+
+        ngx_http_kedge_text_printf(t, "]");
+
+        if (rule[i].pattern.len) {
+            ngx_http_kedge_status_string(t, "replace", &rule[i].pattern);
+            ngx_http_kedge_status_string(t, "substitution",
+                                         &rule[i].substitution);
+        }
+
+        ngx_http_kedge_text_printf(t, ", \"tls\": \"%s\"}",
+                                   ngx_http_kedge_status_tls[rule[i].tls]);
     }
 }
 

@@ -234,3 +234,28 @@ curl -s -I $u | tr -d '\r' | grep -iE '^(HTTP|cache-control)'
 405
 HTTP/1.1 200 OK
 Cache-Control: no-store
+
+
+
+=== TEST 7: adhoc requests count under their rule (named as $kedge_route), never under the name asked for
+--- http_config
+    resolver 127.0.0.1:1;
+    kedge_http_adhoc *.pod.test ports=8080;
+    kedge_grpc_adhoc *.pod.test ports=9090;
+--- exec
+u=http://127.0.0.1:$TEST_NGINX_SERVER_PORT
+curl -s -o /dev/null -w '%{http_code}\n' -H 'Host: a.pod.test:81' $u/
+curl -s -o /dev/null -w '%{http_code}\n' -H 'Host: b.pod.test:82' $u/
+curl -s $u/metrics > $TEST_NGINX_SERVER_ROOT/html/metrics.txt
+promtool check metrics < $TEST_NGINX_SERVER_ROOT/html/metrics.txt && echo "promtool: ok"
+grep -E '^kedge_(requests|proxy_errors)_total\{' $TEST_NGINX_SERVER_ROOT/html/metrics.txt | grep -v ' 0$'
+grep -c 'pod.test' $TEST_NGINX_SERVER_ROOT/html/metrics.txt
+grep -c 'backend_name="grpc-adhoc:1",protocol="grpc"' $TEST_NGINX_SERVER_ROOT/html/metrics.txt
+--- response_body
+400
+400
+promtool: ok
+kedge_requests_total{backend_name="http-adhoc:1",protocol="http",code="4xx"} 2
+kedge_proxy_errors_total{backend_name="http-adhoc:1",protocol="http",type="unknown-route-error"} 2
+0
+6

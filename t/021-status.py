@@ -3,6 +3,7 @@
 prints what t/021-status.t asks for, one line per item:
 
     routes      each route, its keys sorted
+    adhoc       each adhoc rule, its keys sorted
     backends    each backend: protocol, source, target, tls, state, endpoints
     kube        the k8s= backend "kube": state, watch, endpoints
     sync        the same backend's counters, as bounds
@@ -16,7 +17,8 @@ import sys
 def main():
     status = json.load(sys.stdin)
 
-    for top in ("version", "nginx", "time", "zone", "routes", "backends",
+    for top in ("version", "nginx", "time", "zone", "routes", "adhoc",
+                "backends",
                 "issuers", "set_aside"):
         if top not in status:
             sys.exit("no %r in the status" % top)
@@ -27,6 +29,10 @@ def main():
         if what == "routes":
             for r in status["routes"]:
                 print("route", json.dumps(r, sort_keys=True))
+
+        elif what == "adhoc":
+            for r in status["adhoc"]:
+                print("adhoc", json.dumps(r, sort_keys=True))
 
         elif what == "backends":
             for b in status["backends"]:

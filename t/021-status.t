@@ -66,6 +66,8 @@ __DATA__
     kedge_http_route backend=kube;
     kedge_grpc_route backend=echo authority=echo.test service=com.example.* metadata=tenant:a;
     kedge_grpc_route backend=srv;
+    kedge_http_adhoc *.pod.test ports=80,8000-8100 replace=pod.test:pod.cluster.local;
+    kedge_grpc_adhoc db.test port=9090 ports=9090 tls=insecure;
 --- exec
 $TEST_NGINX_CTL POST /reset
 for i in $(seq 1 100); do
@@ -74,7 +76,7 @@ for i in $(seq 1 100); do
 done
 curl -s -D $TEST_NGINX_SERVER_ROOT/html/headers http://127.0.0.1:$TEST_NGINX_SERVER_PORT/debug/kedge > $TEST_NGINX_SERVER_ROOT/html/status.json
 grep -iE '^(content-type|cache-control)' $TEST_NGINX_SERVER_ROOT/html/headers | tr -d '\r'
-$TEST_NGINX_JQ routes backends < $TEST_NGINX_SERVER_ROOT/html/status.json
+$TEST_NGINX_JQ routes adhoc backends < $TEST_NGINX_SERVER_ROOT/html/status.json
 --- response_body
 Content-Type: application/json
 Cache-Control: no-store
@@ -82,6 +84,8 @@ route {"auth": "off", "backend": "web", "headers": [{"name": "x-env", "value": "
 route {"auth": "off", "backend": "kube", "headers": [], "id": "http:2", "paths": [], "port": 0, "protocol": "http", "proxy_mode": "ANY", "source": "config"}
 route {"auth": "off", "authority": "echo.test", "backend": "echo", "id": "grpc:1", "metadata": [{"name": "tenant", "value": "a"}], "port": 0, "protocol": "grpc", "service": "com.example.*", "source": "config"}
 route {"auth": "off", "backend": "srv", "id": "grpc:2", "metadata": [], "port": 0, "protocol": "grpc", "service": "*", "source": "config"}
+adhoc {"default_port": 80, "id": "http-adhoc:1", "matcher": "*.pod.test", "ports": ["80-80", "8000-8100"], "protocol": "http", "replace": "pod.test", "source": "config", "substitution": "pod.cluster.local", "tls": "off"}
+adhoc {"default_port": 9090, "id": "grpc-adhoc:1", "matcher": "db.test", "ports": ["9090-9090"], "protocol": "grpc", "source": "config", "tls": "insecure"}
 backend web http static target=None tls=off state=static endpoints=['127.0.0.1:$TEST_NGINX_WEB_PORT', '[::1]:$TEST_NGINX_WEB_PORT']
 backend echo grpc static target=None tls=on state=static endpoints=['127.0.0.1:9']
 backend kube any k8s target=kube.default:http tls=off state=fresh endpoints=[]
