@@ -81,9 +81,10 @@ __DATA__
 --- http_config
     kedge_http_route backend=alpha host=fwd.example.com proxy_mode=FORWARD_PROXY;
 --- exec
-$TEST_NGINX_CURL -i -x http://127.0.0.1:$TEST_NGINX_SERVER_PORT 'http://fwd.example.com/x/y?z=1' | tr -d '\r' | grep -iE '^x-kedge|^alpha'
+$TEST_NGINX_CURL -i -x http://127.0.0.1:$TEST_NGINX_SERVER_PORT 'http://fwd.example.com/x/y?z=1' | tr -d '\r' | grep -iE '^x-kedge|^alpha' | sed -E 's/^(x-kedge-request-id: )[0-9a-f]{32}$/\1HEX32/I'
 --- response_body
 x-kedge-backend-name: alpha
+X-Kedge-Request-ID: HEX32
 alpha /x/y?z=1 host=fwd.example.com pc=[] pa=[]
 
 
