@@ -1144,6 +1144,14 @@ ngx_http_kedge_auth_handler(ngx_http_request_t *r)
         ctx->auth.done = 1;
         ngx_http_kedge_auth_strip(r);
 
+        ngx_http_kedge_info(r, "kedge: authorized: %s",
+                            !checked ? "nothing asked for"
+                            : ctx->auth.method == (NGX_HTTP_KEDGE_METHOD_CERT
+                                                  |NGX_HTTP_KEDGE_METHOD_TOKEN)
+                            ? "client certificate and token"
+                            : ctx->auth.method == NGX_HTTP_KEDGE_METHOD_CERT
+                            ? "client certificate" : "token");
+
         /*
          * NGX_OK grants access under "satisfy any": only when something
          * was checked, else the other access modules decide
@@ -1698,12 +1706,15 @@ ngx_http_kedge_auth_refuse(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 {
     ngx_int_t  rc;
 
-    ngx_log_error(klcf->auth_log, r->connection->log, 0,
-                  "kedge: unauthorized: client certificate: %s; token: %s",
-                  ctx->auth.cert_reason ? ctx->auth.cert_reason
-                                        : "not asked for",
-                  ctx->auth.token_reason ? ctx->auth.token_reason
-                                         : "not asked for");
+    /* at its level, and for X-Kedge-Info-Logs whatever the error_log's */
+
+    ngx_http_kedge_log(r, klcf->auth_log,
+                       "kedge: unauthorized: client certificate: %s; "
+                       "token: %s",
+                       ctx->auth.cert_reason ? ctx->auth.cert_reason
+                                             : "not asked for",
+                       ctx->auth.token_reason ? ctx->auth.token_reason
+                                              : "not asked for");
 
     ctx->error = NGX_HTTP_KEDGE_ERR_UNAUTHORIZED;
     ctx->auth.method = 0;

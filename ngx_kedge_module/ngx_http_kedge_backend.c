@@ -16,8 +16,6 @@ static char *ngx_http_kedge_backend_endpoints(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend, ngx_str_t *list);
 static char *ngx_http_kedge_backend_dns(ngx_conf_t *cf,
     ngx_http_kedge_backend_t *backend, ngx_uint_t source, ngx_str_t *arg);
-static char *ngx_http_kedge_backend_k8s(ngx_conf_t *cf,
-    ngx_http_kedge_backend_t *backend, ngx_str_t *arg);
 static ngx_int_t ngx_http_kedge_k8s_in_cluster(ngx_conf_t *cf,
     ngx_kedge_k8s_api_t *api);
 static ngx_int_t ngx_http_kedge_k8s_label_valid(ngx_str_t *label);
@@ -253,11 +251,14 @@ ngx_http_kedge_k8s_label_valid(ngx_str_t *label)
 }
 
 
-/* k8s=SERVICE.NAMESPACE[.ANY.SUFFIX]:PORT_NAME_OR_NUMBER */
+/*
+ * kedge's k8s resolver: SERVICE.NAMESPACE[.ANY.SUFFIX]:PORT_NAME_OR_NUMBER;
+ * NGX_DECLINED when it is not that
+ */
 
-static char *
+ngx_int_t
 ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
-    ngx_str_t *arg)
+    ngx_str_t *spec)
 {
     u_char                 *p, *last, *colon, *dot, *dot2;
     ngx_int_t               n;
@@ -265,17 +266,17 @@ ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
 
     w = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_k8s_watch_t));
     if (w == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
-    p = arg->data + 4;
-    last = arg->data + arg->len;
+    p = spec->data;
+    last = spec->data + spec->len;
 
     colon = ngx_strlchr(p, last, ':');
     dot = ngx_strlchr(p, colon ? colon : last, '.');
 
     if (colon == NULL || dot == NULL || dot == p || colon + 1 == last) {
-        goto invalid;
+        return NGX_DECLINED;
     }
 
     dot2 = ngx_strlchr(dot + 1, colon, '.');
@@ -293,14 +294,14 @@ ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     if (ngx_http_kedge_k8s_label_valid(&w->service) != NGX_OK
         || ngx_http_kedge_k8s_label_valid(&w->namespace) != NGX_OK)
     {
-        goto invalid;
+        return NGX_DECLINED;
     }
 
     n = ngx_atoi(colon + 1, last - colon - 1);
 
     if (n != NGX_ERROR) {
         if (n < 1 || n > 65535) {
-            goto invalid;
+            return NGX_DECLINED;
         }
 
         w->port_number = (in_port_t) n;
@@ -311,7 +312,7 @@ ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
         w->port_name.len = last - colon - 1;
         w->port_name.data = ngx_pnalloc(cf->pool, w->port_name.len + 1);
         if (w->port_name.data == NULL) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         ngx_memcpy(w->port_name.data, colon + 1, w->port_name.len);
@@ -322,15 +323,7 @@ ngx_http_kedge_backend_k8s(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     backend->k8s = w;
     backend->source = NGX_HTTP_KEDGE_K8S;
 
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"%V\" of backend \"%V\", "
-                       "\"k8s=SERVICE.NAMESPACE:PORT\" is required",
-                       arg, &backend->name);
-    return NGX_CONF_ERROR;
+    return NGX_OK;
 }
 
 
@@ -632,19 +625,10 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    backend = ngx_array_push(&kmcf->backends);
+    backend = ngx_http_kedge_backend_add(cf, kmcf, &value[1]);
     if (backend == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    ngx_memzero(backend, sizeof(ngx_http_kedge_backend_t));
-
-    backend->name = value[1];
-    backend->protocols = NGX_HTTP_KEDGE_HTTP|NGX_HTTP_KEDGE_GRPC;
-    backend->tls = NGX_HTTP_KEDGE_TLS_OFF;
-    backend->file = cf->conf_file->file.name.data;
-    backend->line = cf->conf_file->line;
-    backend->index = NGX_ERROR;
 
     port_override = 0;
 
@@ -689,9 +673,21 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         if (ngx_strncmp(value[i].data, "k8s=", 4) == 0) {
-            rv = ngx_http_kedge_backend_k8s(cf, backend, &value[i]);
-            if (rv != NGX_CONF_OK) {
-                return rv;
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            n = ngx_http_kedge_backend_k8s(cf, backend, &s);
+
+            if (n == NGX_DECLINED) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" of backend \"%V\", "
+                                   "\"k8s=SERVICE.NAMESPACE:PORT\" is required",
+                                   &value[i], &backend->name);
+                return NGX_CONF_ERROR;
+            }
+
+            if (n != NGX_OK) {
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -761,13 +757,6 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /* TLS verifies the DNS name of a named backend, else its own name */
-
-    if (backend->tls_name.len == 0) {
-        backend->tls_name = backend->resolve ? backend->resolve->name
-                                             : backend->name;
-    }
-
     if (port_override) {
         if (backend->source != NGX_HTTP_KEDGE_SRV) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -779,11 +768,75 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         backend->resolve->port = port_override;
     }
 
+    protocol = ngx_http_kedge_backend_done(cf, kmcf, backend);
+
+    if (protocol == (ngx_uint_t) NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (protocol) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate %s backend \"%V\" in \"%V\" "
+                           "directive",
+                           protocol == NGX_HTTP_KEDGE_HTTP ? "http" : "grpc",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a new backend of both protocols, plain, with no endpoints yet */
+
+ngx_http_kedge_backend_t *
+ngx_http_kedge_backend_add(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
+    ngx_str_t *name)
+{
+    ngx_http_kedge_backend_t  *backend;
+
+    backend = ngx_array_push(&kmcf->backends);
+    if (backend == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(backend, sizeof(ngx_http_kedge_backend_t));
+
+    backend->name = *name;
+    backend->protocols = NGX_HTTP_KEDGE_HTTP|NGX_HTTP_KEDGE_GRPC;
+    backend->tls = NGX_HTTP_KEDGE_TLS_OFF;
+    backend->file = cf->conf_file->file.name.data;
+    backend->line = cf->conf_file->line;
+    backend->index = NGX_ERROR;
+
+    return backend;
+}
+
+
+/*
+ * Once the last added backend is complete: its TLS name and sessions.
+ * Returns the protocol in which its name is taken already (the backend
+ * is then dropped), 0 when it is not, or NGX_ERROR.
+ */
+
+ngx_uint_t
+ngx_http_kedge_backend_done(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
+    ngx_http_kedge_backend_t *backend)
+{
+    ngx_uint_t  protocol;
+
+    /* TLS verifies the DNS name of a named backend, else its own name */
+
+    if (backend->tls_name.len == 0) {
+        backend->tls_name = backend->resolve ? backend->resolve->name
+                                             : backend->name;
+    }
+
 #if (NGX_HTTP_SSL)
     if (backend->peers
         && ngx_http_kedge_backend_sessions(cf, backend) != NGX_OK)
     {
-        return NGX_CONF_ERROR;
+        return (ngx_uint_t) NGX_ERROR;
     }
 #endif
 
@@ -798,19 +851,13 @@ ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         if ((backend->protocols & protocol)
             && ngx_http_kedge_backend_find(kmcf, &backend->name, protocol))
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate %s backend \"%V\" in \"%V\" "
-                               "directive",
-                               protocol == NGX_HTTP_KEDGE_HTTP
-                               ? "http" : "grpc",
-                               &value[1], &cmd->name);
-            return NGX_CONF_ERROR;
+            return protocol;
         }
     }
 
     kmcf->backends.nelts++;
 
-    return NGX_CONF_OK;
+    return 0;
 }
 
 
@@ -891,24 +938,16 @@ static char *
 ngx_http_kedge_backend_dns(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
     ngx_uint_t source, ngx_str_t *arg)
 {
-    u_char               *p, *last, *dot;
-    ngx_int_t             n;
-    ngx_str_t             s;
-    ngx_kedge_resolve_t  *rs;
-
-    rs = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_resolve_t));
-    if (rs == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    u_char     *p, *last;
+    ngx_int_t   n;
+    ngx_str_t   s, name;
 
     s.data = ngx_strlchr(arg->data, arg->data + arg->len, '=') + 1;
     s.len = arg->data + arg->len - s.data;
 
-    p = s.data;
-    last = s.data + s.len;
-
     if (source == NGX_HTTP_KEDGE_HOST) {
-        p = ngx_strlchr(p, last, ':');
+        last = s.data + s.len;
+        p = ngx_strlchr(s.data, last, ':');
 
         n = p ? ngx_atoi(p + 1, last - p - 1) : NGX_ERROR;
 
@@ -920,40 +959,92 @@ ngx_http_kedge_backend_dns(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
             return NGX_CONF_ERROR;
         }
 
-        rs->name.data = s.data;
-        rs->name.len = p - s.data;
-        rs->port = (in_port_t) n;
+        name.data = s.data;
+        name.len = p - s.data;
+
+        n = ngx_http_kedge_backend_host(cf, backend, &name, (in_port_t) n);
 
     } else {
+        n = ngx_http_kedge_backend_srv(cf, backend, &s, 0);
 
-        /* "_grpc._tcp.svc.ns.svc.cluster.local": service, then name */
-
-        dot = NULL;
-
-        if (s.len && s.data[0] == '_') {
-            dot = ngx_strlchr(p, last, '.');
-            dot = dot ? ngx_strlchr(dot + 1, last, '.') : NULL;
-        }
-
-        if (dot == NULL || dot + 1 >= last || dot[-1] == '.') {
+        if (n == NGX_DECLINED) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"%V\" of backend \"%V\", "
                                "\"srv=_SERVICE._PROTO.NAME\" is required",
                                arg, &backend->name);
             return NGX_CONF_ERROR;
         }
-
-        rs->service.data = s.data;
-        rs->service.len = dot - s.data;
-        rs->name.data = dot + 1;
-        rs->name.len = last - dot - 1;
     }
 
-    rs->backend = backend->name;
-    backend->resolve = rs;
-    backend->source = source;
+    return (n == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
 
-    return NGX_CONF_OK;
+
+/* kedge's host resolver: every address of NAME, on PORT */
+
+ngx_int_t
+ngx_http_kedge_backend_host(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
+    ngx_str_t *name, in_port_t port)
+{
+    ngx_kedge_resolve_t  *rs;
+
+    rs = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_resolve_t));
+    if (rs == NULL) {
+        return NGX_ERROR;
+    }
+
+    rs->name = *name;
+    rs->port = port;
+    rs->backend = backend->name;
+
+    backend->resolve = rs;
+    backend->source = NGX_HTTP_KEDGE_HOST;
+
+    return NGX_OK;
+}
+
+
+/*
+ * kedge's srv resolver: "_grpc._tcp.svc.ns.svc.cluster.local", the
+ * service, then the name; port 0: the ports of the SRV records.
+ * NGX_DECLINED when the name is not that.
+ */
+
+ngx_int_t
+ngx_http_kedge_backend_srv(ngx_conf_t *cf, ngx_http_kedge_backend_t *backend,
+    ngx_str_t *dns_name, in_port_t port)
+{
+    u_char               *last, *dot;
+    ngx_kedge_resolve_t  *rs;
+
+    last = dns_name->data + dns_name->len;
+    dot = NULL;
+
+    if (dns_name->len && dns_name->data[0] == '_') {
+        dot = ngx_strlchr(dns_name->data, last, '.');
+        dot = dot ? ngx_strlchr(dot + 1, last, '.') : NULL;
+    }
+
+    if (dot == NULL || dot + 1 >= last || dot[-1] == '.') {
+        return NGX_DECLINED;
+    }
+
+    rs = ngx_pcalloc(cf->pool, sizeof(ngx_kedge_resolve_t));
+    if (rs == NULL) {
+        return NGX_ERROR;
+    }
+
+    rs->service.data = dns_name->data;
+    rs->service.len = dot - dns_name->data;
+    rs->name.data = dot + 1;
+    rs->name.len = last - dot - 1;
+    rs->port = port;
+    rs->backend = backend->name;
+
+    backend->resolve = rs;
+    backend->source = NGX_HTTP_KEDGE_SRV;
+
+    return NGX_OK;
 }
 
 

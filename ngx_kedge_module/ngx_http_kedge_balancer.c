@@ -245,8 +245,11 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
         ctx->current = (ctx->first + ctx->tries++) % n;
         addr = &ctx->peers->addrs[ctx->current];
 
-        if (!ngx_kedge_store_is_aside(ctx->store, addr->sockaddr,
-                                      addr->socklen))
+        /* adhoc addresses are the client's choice: never set aside */
+
+        if (ctx->adhoc
+            || !ngx_kedge_store_is_aside(ctx->store, addr->sockaddr,
+                                         addr->socklen))
         {
             break;
         }
@@ -261,6 +264,10 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "kedge balancer: backend \"%V\" endpoint %V",
                    &ctx->backend->name, &addr->name);
+
+    ngx_http_kedge_info(ctx->request, "kedge: backend \"%V\": endpoint %V, "
+                        "try %ui", &ctx->backend->name, &addr->name,
+                        ctx->tries);
 
     return NGX_OK;
 }
@@ -293,15 +300,20 @@ ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     } else if ((state & NGX_PEER_FAILED)
                && u->state && u->state->connect_time == (ngx_msec_t) -1)
     {
-        /* kedge: a target that failed to connect is set aside */
+        /*
+         * kedge: a target that failed to connect is set aside; not an
+         * adhoc one: clients could fill the zone's table with those
+         */
 
-        ngx_kedge_store_set_aside(ctx->store, pc->sockaddr, pc->socklen,
-                                  ctx->set_aside);
+        if (ctx->adhoc == NULL) {
+            ngx_kedge_store_set_aside(ctx->store, pc->sockaddr, pc->socklen,
+                                      ctx->set_aside);
 
-        ngx_log_error(NGX_LOG_WARN, pc->log, 0,
-                      "kedge: endpoint %V of backend \"%V\" set aside for "
-                      "%M ms", pc->name, &ctx->backend->name,
-                      ctx->set_aside);
+            ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                          "kedge: endpoint %V of backend \"%V\" set aside "
+                          "for %M ms", pc->name, &ctx->backend->name,
+                          ctx->set_aside);
+        }
 
         /* none of the endpoints could be connected to: kedge's error */
 

@@ -89,6 +89,27 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       0,
       NULL },
 
+    { ngx_string("kedge_http_adhoc"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_kedge_http_adhoc_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_grpc_adhoc"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_kedge_grpc_adhoc_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_config"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_kedge_config_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("kedge_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_kedge_pass_directive,
@@ -115,6 +136,34 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       ngx_http_kedge_health_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("kedge_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kedge_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kedge_status_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kedge_request_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kedge_loc_conf_t, request_id),
+      NULL },
+
+    { ngx_string("kedge_info_logs"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kedge_loc_conf_t, info_logs),
       NULL },
 
     { ngx_string("kedge_auth"),
@@ -276,6 +325,9 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    klcf->request_id = NGX_CONF_UNSET;
+    klcf->info_logs = NGX_CONF_UNSET;
+
     ngx_http_kedge_auth_create_conf(klcf);
 
     return klcf;
@@ -285,7 +337,13 @@ ngx_http_kedge_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_kedge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_kedge_loc_conf_t *prev = parent;
+    ngx_http_kedge_loc_conf_t *conf = child;
+
     char  *rv;
+
+    ngx_conf_merge_value(conf->request_id, prev->request_id, 1);
+    ngx_conf_merge_value(conf->info_logs, prev->info_logs, 1);
 
     rv = ngx_http_kedge_pass_merge(cf, parent, child);
     if (rv != NGX_CONF_OK) {
@@ -300,6 +358,10 @@ static ngx_int_t
 ngx_http_kedge_preconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_kedge_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_trace_add_variables(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -326,7 +388,19 @@ ngx_http_kedge_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_kedge_adhoc_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_kedge_auth_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_metrics_init(cf, kmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kedge_trace_init(cf, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

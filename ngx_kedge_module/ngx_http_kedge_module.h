@@ -18,6 +18,7 @@
 #include "ngx_kedge_k8s_client.h"
 #include "ngx_kedge_discovery.h"
 #include "ngx_kedge_oidc.h"
+#include "ngx_http_kedge_metrics.h"
 
 
 #define NGX_HTTP_KEDGE_VERSION            "0.1.0"
@@ -147,8 +148,10 @@ typedef struct {
     ngx_uint_t                      auth_set;
     ngx_array_t                    *cert_rules;
 
+    /* a kedge_http_route at file:line, or a route of a kedge_config file */
     u_char                         *file;
     ngx_uint_t                      line;
+    ngx_str_t                       path;          /* "http.routes[3]" */
 } ngx_http_kedge_route_t;
 
 
@@ -159,10 +162,47 @@ typedef struct {
 } ngx_http_kedge_route_list_t;
 
 
+/* a port, or an inclusive range of ports, an adhoc rule allows */
+typedef struct {
+    in_port_t                       from;
+    in_port_t                       to;
+} ngx_http_kedge_port_range_t;
+
+
+#define NGX_HTTP_KEDGE_ADHOC_CURSORS      32
+
+
+/* an adhoc rule: names no route knows, resolved and dialed directly */
+typedef struct {
+    ngx_uint_t                      id;            /* 1-based, per table */
+    ngx_uint_t                      protocol;
+    ngx_str_t                       matcher;       /* as written */
+    ngx_str_t                       key;           /* name, ".suffix", "" */
+    in_port_t                       default_port;
+    ngx_array_t                     ports;  /* ngx_http_kedge_port_range_t */
+    ngx_str_t                       pattern;       /* empty: no replace */
+    ngx_str_t                       substitution;
+    ngx_array_t                    *allow;         /* ngx_cidr_t */
+    ngx_array_t                    *deny;          /* ngx_cidr_t */
+    ngx_uint_t                      tls;
+
+    /* worker-local: round-robin cursors, a name's by a hash of it */
+    ngx_uint_t                      next[NGX_HTTP_KEDGE_ADHOC_CURSORS];
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+    ngx_str_t                       path;          /* "http.adhoc_rules[0]" */
+} ngx_http_kedge_adhoc_t;
+
+
 typedef struct {
     ngx_array_t                     routes;        /* ngx_http_kedge_route_t */
     ngx_hash_t                      hosts;     /* host -> route list */
     ngx_http_kedge_route_list_t     any_host;
+
+    ngx_array_t                     adhoc;        /* ngx_http_kedge_adhoc_t */
+    ngx_hash_t                      adhoc_names;  /* key -> first rule */
+    ngx_http_kedge_adhoc_t         *adhoc_any;    /* the first "*" rule */
 } ngx_http_kedge_route_table_t;
 
 
@@ -174,6 +214,7 @@ typedef struct ngx_http_kedge_discovery_conf_s
 typedef struct {
     ngx_str_t                       upstream;
     ngx_http_upstream_srv_conf_t   *uscf;
+    ngx_http_core_loc_conf_t       *clcf;
     u_char                         *file;
     ngx_uint_t                      line;
 } ngx_http_kedge_pass_ref_t;
@@ -190,6 +231,20 @@ typedef struct {
     ngx_http_kedge_route_table_t    grpc;
     ngx_http_kedge_discovery_conf_t  *discovery;
     ngx_array_t                     issuers;  /* ngx_kedge_oidc_issuer_t * */
+
+    /*
+     * the request counters: blocks in the store from "counters" on, two
+     * (HTTP, gRPC requests) per entry: each backend, requests without
+     * one, each adhoc rule (HTTP rules, then gRPC rules); an entry's
+     * backend_name label and the protocols it serves
+     */
+    ngx_uint_t                      counters;
+    ngx_uint_t                      nentries;
+    ngx_str_t                      *entry_names;
+    ngx_uint_t                     *entry_protocols;
+
+    ngx_int_t                       request_id_var;    /* $request_id */
+    ngx_int_t                       kedge_request_id_var;
 } ngx_http_kedge_main_conf_t;
 
 
@@ -232,6 +287,9 @@ typedef struct {
     ngx_uint_t                      oidc_line;
     u_char                         *auth_file;
     ngx_uint_t                      auth_line;
+
+    ngx_flag_t                      request_id;    /* kedge_request_id */
+    ngx_flag_t                      info_logs;     /* kedge_info_logs */
 } ngx_http_kedge_loc_conf_t;
 
 
@@ -242,6 +300,7 @@ typedef struct {
     ngx_str_t                       authority;     /* host[:port] as sent */
     ngx_uint_t                      proxy_mode;
     unsigned                        grpc:1;
+    unsigned                        port_given:1;  /* port 0: malformed */
 } ngx_http_kedge_request_t;
 
 
@@ -276,7 +335,31 @@ typedef struct {
     ngx_msec_t                      set_aside;
     ngx_http_request_t             *request;
     ngx_kedge_store_t              *store;
+    unsigned                        info_logs:1;  /* X-Kedge-Info-Logs */
+
+    /* an adhoc rule matched: the name resolved, the resolution pending */
+    ngx_http_kedge_adhoc_t         *adhoc;
+    ngx_str_t                       adhoc_name;
+    in_port_t                       adhoc_port;
+    ngx_resolver_ctx_t             *resolving;
+    unsigned                        waiting:1;
+
+    /* the refusals of adhoc rules: their own message and statuses */
+    ngx_str_t                       error_message;
+    ngx_uint_t                      error_status;
+    ngx_uint_t                      error_grpc;
 } ngx_http_kedge_ctx_t;
+
+
+/* an answer of the ops endpoints, written piece by piece */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_chain_t                    *out;
+    ngx_chain_t                   **last;
+    ngx_buf_t                      *buf;
+    off_t                           len;
+    ngx_uint_t                      error;
+} ngx_http_kedge_text_t;
 
 
 extern ngx_module_t  ngx_http_kedge_module;
@@ -289,6 +372,16 @@ char *ngx_http_kedge_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_http_kedge_backend_t *ngx_http_kedge_backend_find(
     ngx_http_kedge_main_conf_t *kmcf, ngx_str_t *name, ngx_uint_t protocol);
 ngx_int_t ngx_http_kedge_backend_name_valid(ngx_str_t *name);
+ngx_http_kedge_backend_t *ngx_http_kedge_backend_add(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf, ngx_str_t *name);
+ngx_int_t ngx_http_kedge_backend_host(ngx_conf_t *cf,
+    ngx_http_kedge_backend_t *backend, ngx_str_t *name, in_port_t port);
+ngx_int_t ngx_http_kedge_backend_srv(ngx_conf_t *cf,
+    ngx_http_kedge_backend_t *backend, ngx_str_t *dns_name, in_port_t port);
+ngx_int_t ngx_http_kedge_backend_k8s(ngx_conf_t *cf,
+    ngx_http_kedge_backend_t *backend, ngx_str_t *spec);
+ngx_uint_t ngx_http_kedge_backend_done(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_backend_t *backend);
 char *ngx_http_kedge_zone_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_kedge_kubernetes_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -307,12 +400,45 @@ char *ngx_http_kedge_http_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_kedge_grpc_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_http_kedge_route_t *ngx_http_kedge_route_add(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf, ngx_uint_t protocol);
+ngx_int_t ngx_http_kedge_host_name(ngx_str_t *host);
+ngx_int_t ngx_http_kedge_route_glob(ngx_http_kedge_route_t *route,
+    ngx_str_t *s);
+ngx_int_t ngx_http_kedge_route_header(ngx_http_kedge_route_t *route,
+    ngx_str_t *name, ngx_str_t *value);
+ngx_int_t ngx_http_kedge_proxy_mode(ngx_str_t *s);
 ngx_int_t ngx_http_kedge_router_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);
 ngx_int_t ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_http_kedge_route_table_t *table);
 ngx_http_kedge_ctx_t *ngx_http_kedge_ctx(ngx_http_request_t *r);
 ngx_http_kedge_ctx_t *ngx_http_kedge_route(ngx_http_request_t *r);
+
+/* ngx_http_kedge_adhoc.c */
+char *ngx_http_kedge_http_adhoc_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_kedge_grpc_adhoc_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_kedge_adhoc_t *ngx_http_kedge_adhoc_add(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf, ngx_uint_t protocol);
+ngx_int_t ngx_http_kedge_adhoc_matcher(ngx_http_kedge_adhoc_t *rule,
+    ngx_str_t *matcher);
+ngx_int_t ngx_http_kedge_adhoc_port_range(ngx_http_kedge_adhoc_t *rule,
+    ngx_int_t from, ngx_int_t to);
+ngx_int_t ngx_http_kedge_adhoc_replace_valid(ngx_http_kedge_adhoc_t *rule);
+ngx_int_t ngx_http_kedge_adhoc_cidrs(ngx_conf_t *cf, ngx_array_t **cidrs,
+    ngx_str_t *list);
+ngx_int_t ngx_http_kedge_adhoc_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_int_t ngx_http_kedge_adhoc_match(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
+ngx_int_t ngx_http_kedge_adhoc_pass(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
+
+/* ngx_http_kedge_config.c */
+char *ngx_http_kedge_config_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_kedge_discovered.c */
 char *ngx_http_kedge_discovery_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -332,6 +458,8 @@ ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
 char *ngx_http_kedge_pass_merge(ngx_conf_t *cf,
     ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);
 ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_pass_proxy(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
 ngx_int_t ngx_http_kedge_error(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx);
 
@@ -362,6 +490,37 @@ ngx_int_t ngx_http_kedge_auth_add_variables(ngx_conf_t *cf);
 /* ngx_http_kedge_ops.c */
 char *ngx_http_kedge_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_kedge_ops_request(ngx_http_request_t *r);
+ngx_int_t ngx_http_kedge_no_cache(ngx_http_request_t *r);
+void ngx_http_kedge_text_init(ngx_http_kedge_text_t *t,
+    ngx_http_request_t *r);
+void ngx_http_kedge_text_printf(ngx_http_kedge_text_t *t,
+    const char *fmt, ...);
+void ngx_http_kedge_text_escaped(ngx_http_kedge_text_t *t, ngx_str_t *s,
+    ngx_uint_t json);
+ngx_int_t ngx_http_kedge_text_send(ngx_http_kedge_text_t *t,
+    char *content_type);
+
+/* ngx_http_kedge_metrics.c */
+char *ngx_http_kedge_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_kedge_metrics_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_str_t *ngx_http_kedge_backend_protocol(ngx_http_kedge_backend_t *backend);
+ngx_str_t *ngx_http_kedge_store_state(ngx_uint_t state);
+
+/* ngx_http_kedge_status.c */
+char *ngx_http_kedge_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_kedge_trace.c */
+ngx_int_t ngx_http_kedge_trace_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_trace_init(ngx_conf_t *cf,
+    ngx_http_kedge_main_conf_t *kmcf);
+ngx_uint_t ngx_http_kedge_info_logs(ngx_http_request_t *r);
+void ngx_http_kedge_log(ngx_http_request_t *r, ngx_uint_t level,
+    const char *fmt, ...);
+void ngx_http_kedge_info(ngx_http_request_t *r, const char *fmt, ...);
 
 /* ngx_http_kedge_balancer.c */
 char *ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -155,12 +155,49 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /*
+     * what clients of a forward proxy send for the proxy's connection
+     * is not the backend's: kedge (Go's ReverseProxy) drops it too
+     */
+
+    ngx_str_set(&argv[1], "Proxy-Connection");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_proxy_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /*
      * the credentials presented to kedge are kedge's, for HTTP and gRPC
      * alike: an empty value drops the header (the authorizer removes it
      * from the request too); the backend's own Authorization passes
      */
 
     ngx_str_set(&argv[1], "Proxy-Authorization");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_proxy_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    ngx_str_set(&argv[0], "grpc_set_header");
+
+    rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
+                                     "ngx_http_grpc_module", argv, 3);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /*
+     * the request id, kept or made (kedge_request_id), for HTTP and gRPC;
+     * with "kedge_request_id off", the client's header as sent
+     */
+
+    ngx_str_set(&argv[1], "X-Kedge-Request-ID");
+    ngx_str_set(&argv[2], "$kedge_request_id");
+
+    ngx_str_set(&argv[0], "proxy_set_header");
 
     rv = ngx_http_kedge_conf_command(cf, ctx->loc_conf,
                                      "ngx_http_proxy_module", argv, 3);
@@ -206,6 +243,7 @@ ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ref->upstream = upstream;
+    ref->clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     ref->uscf = ngx_http_upstream_add(cf, &u, 0);
     ref->file = cf->conf_file->file.name.data;
     ref->line = cf->conf_file->line;
@@ -567,7 +605,6 @@ static ngx_int_t
 ngx_http_kedge_pass_handler(ngx_http_request_t *r)
 {
     ngx_http_kedge_ctx_t       *ctx;
-    ngx_http_kedge_flavour_t   *fl;
     ngx_http_kedge_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kedge_module);
@@ -592,7 +629,9 @@ ngx_http_kedge_pass_handler(ngx_http_request_t *r)
      * may not reach a route that asks for credentials of its own
      */
 
-    if (r != r->main && ctx->route->auth != NGX_HTTP_KEDGE_AUTH_OFF) {
+    if (r != r->main && ctx->route
+        && ctx->route->auth != NGX_HTTP_KEDGE_AUTH_OFF)
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "kedge: unauthorized: a subrequest to route #%ui, "
                       "which asks for credentials", ctx->route->id);
@@ -601,12 +640,32 @@ ngx_http_kedge_pass_handler(ngx_http_request_t *r)
         return ngx_http_kedge_error(r, ctx);
     }
 
+    /* an adhoc rule's name is resolved first, without blocking */
+
+    if (ctx->adhoc) {
+        return ngx_http_kedge_adhoc_pass(r, ctx);
+    }
+
     ctx->peers = ngx_http_kedge_backend_peers(r, ctx->backend);
 
     if (ctx->peers == NULL || ctx->peers->naddrs == 0) {
         ctx->error = NGX_HTTP_KEDGE_ERR_NO_RESOLUTION;
         return ngx_http_kedge_error(r, ctx);
     }
+
+    return ngx_http_kedge_pass_proxy(r, ctx);
+}
+
+
+/* the routed request to nginx's proxy or grpc module, as its backend */
+
+ngx_int_t
+ngx_http_kedge_pass_proxy(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
+{
+    ngx_http_kedge_flavour_t   *fl;
+    ngx_http_kedge_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kedge_module);
 
     fl = &klcf->flavours[ctx->backend->tls];
 
@@ -645,6 +704,22 @@ ngx_http_kedge_error(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
         ngx_str_set(&message, "no resolution available");
         ngx_str_set(&status, "14");
         r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        break;
+
+    case NGX_HTTP_KEDGE_ERR_UNKNOWN_ROUTE:
+
+        /* an adhoc rule's refusal: its own message and statuses */
+
+        message = ctx->error_message;
+        r->headers_out.status = ctx->error_status;
+
+        status.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (status.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        status.len = ngx_sprintf(status.data, "%ui", ctx->error_grpc)
+                     - status.data;
         break;
 
     default:
@@ -793,8 +868,10 @@ ngx_http_kedge_header_filter(ngx_http_request_t *r)
         }
     }
 
-    if (ctx && ctx->backend && ctx->error == NGX_HTTP_KEDGE_ERR_NONE
-        && r == r->main)
+    /* as kedge: the backend's name, which an adhoc request has not */
+
+    if (ctx && ctx->backend && ctx->adhoc == NULL
+        && ctx->error == NGX_HTTP_KEDGE_ERR_NONE && r == r->main)
     {
         if (ngx_http_kedge_set_header(r, "x-kedge-backend-name",
                                       &ctx->backend->name)
@@ -846,7 +923,7 @@ ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch (data) {
 
     case NGX_HTTP_KEDGE_VAR_BACKEND:
-        if (ctx->backend == NULL) {
+        if (ctx->backend == NULL || ctx->adhoc) {
             v->not_found = 1;
             return NGX_OK;
         }
@@ -888,34 +965,47 @@ ngx_http_kedge_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_KEDGE_VAR_ERROR_TYPE:
         s = ngx_http_kedge_error_types[ctx->error];
+
+        if (s.data == NULL) {
+            /* no error: empty, never NULL (the access log copies it) */
+            ngx_str_set(&s, "");
+        }
+
         break;
 
     default: /* NGX_HTTP_KEDGE_VAR_ROUTE */
-        if (ctx->route == NULL) {
+        if (ctx->route == NULL && ctx->adhoc == NULL) {
             v->not_found = 1;
             return NGX_OK;
         }
 
-        p = ngx_pnalloc(r->pool, sizeof("grpc:") - 1 + NGX_INT_T_LEN
-                                 + ctx->route->name.len);
+        p = ngx_pnalloc(r->pool, sizeof("grpc-adhoc:") - 1 + NGX_INT_T_LEN
+                                 + (ctx->route ? ctx->route->name.len : 0));
         if (p == NULL) {
             return NGX_ERROR;
         }
 
-        /* a discovered route: by its Service, "namespace/name:port" */
-
         s.data = p;
 
-        if (ctx->route->name.len) {
+        if (ctx->route && ctx->route->name.len) {
+
+            /* a discovered route: by its Service, "namespace/name:port" */
+
             s.len = ngx_sprintf(p, "%s:%V",
                                 ctx->route->protocol == NGX_HTTP_KEDGE_GRPC
                                 ? "grpc" : "http", &ctx->route->name)
                     - p;
 
-        } else {
+        } else if (ctx->route) {
             s.len = ngx_sprintf(p, "%s:%ui",
                                 ctx->route->protocol == NGX_HTTP_KEDGE_GRPC
                                 ? "grpc" : "http", ctx->route->id)
+                    - p;
+
+        } else {
+            s.len = ngx_sprintf(p, "%s-adhoc:%ui",
+                                ctx->adhoc->protocol == NGX_HTTP_KEDGE_GRPC
+                                ? "grpc" : "http", ctx->adhoc->id)
                     - p;
         }
 

@@ -19,12 +19,6 @@
 
 static char *ngx_http_kedge_route_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_uint_t protocol);
-static char *ngx_http_kedge_route_host(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *arg, ngx_str_t *host);
-static char *ngx_http_kedge_route_glob(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *arg, ngx_http_kedge_route_t *route, ngx_uint_t path);
-static char *ngx_http_kedge_route_header(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *arg, ngx_http_kedge_route_t *route);
 static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_route_table_t *table);
 static int ngx_libc_cdecl ngx_http_kedge_route_cmp(const void *one,
@@ -71,39 +65,19 @@ static char *
 ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_uint_t protocol)
 {
-    char                          *rv;
-    ngx_int_t                      n;
-    ngx_str_t                     *value, arg;
-    ngx_uint_t                     i, grpc;
-    ngx_http_kedge_route_t        *route;
-    ngx_http_kedge_main_conf_t    *kmcf;
-    ngx_http_kedge_route_table_t  *table;
+    u_char                      *colon;
+    ngx_int_t                    n;
+    ngx_str_t                   *value, arg, s, v;
+    ngx_uint_t                   i, grpc;
+    ngx_http_kedge_route_t      *route;
+    ngx_http_kedge_main_conf_t  *kmcf;
 
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kedge_module);
 
     grpc = (protocol == NGX_HTTP_KEDGE_GRPC);
-    table = grpc ? &kmcf->grpc : &kmcf->http;
 
-    route = ngx_array_push(&table->routes);
+    route = ngx_http_kedge_route_add(cf, kmcf, protocol);
     if (route == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(route, sizeof(ngx_http_kedge_route_t));
-
-    route->id = table->routes.nelts;
-    route->protocol = protocol;
-    route->proxy_mode = NGX_HTTP_KEDGE_MODE_ANY;
-    route->file = cf->conf_file->file.name.data;
-    route->line = cf->conf_file->line;
-
-    if (ngx_array_init(&route->globs, cf->pool, 1,
-                       sizeof(ngx_http_kedge_glob_t))
-        != NGX_OK
-        || ngx_array_init(&route->headers, cf->pool, 1,
-                          sizeof(ngx_http_kedge_match_header_t))
-           != NGX_OK)
-    {
         return NGX_CONF_ERROR;
     }
 
@@ -113,9 +87,14 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         arg = value[i];
 
+        /* what follows the "=" */
+
+        s.data = ngx_strlchr(arg.data, arg.data + arg.len, '=');
+        s.data = s.data ? s.data + 1 : arg.data + arg.len;
+        s.len = arg.data + arg.len - s.data;
+
         if (ngx_strncmp(arg.data, "backend=", 8) == 0) {
-            route->backend_name.data = arg.data + 8;
-            route->backend_name.len = arg.len - 8;
+            route->backend_name = s;
 
             if (ngx_http_kedge_backend_name_valid(&route->backend_name)
                 != NGX_OK)
@@ -134,16 +113,20 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         if ((!grpc && ngx_strncmp(arg.data, "host=", 5) == 0)
             || (grpc && ngx_strncmp(arg.data, "authority=", 10) == 0))
         {
-            rv = ngx_http_kedge_route_host(cf, cmd, &arg, &route->host);
-            if (rv != NGX_CONF_OK) {
-                return rv;
+            if (ngx_http_kedge_host_name(&s) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid host \"%V\" in \"%V\" directive, "
+                                   "a host name without port is required",
+                                   &arg, &cmd->name);
+                return NGX_CONF_ERROR;
             }
 
+            route->host = s;
             continue;
         }
 
         if (ngx_strncmp(arg.data, "port=", 5) == 0) {
-            n = ngx_atoi(arg.data + 5, arg.len - 5);
+            n = ngx_atoi(s.data, s.len);
 
             if (n == NGX_ERROR || n > 65535) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -160,9 +143,22 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         if ((!grpc && ngx_strncmp(arg.data, "path=", 5) == 0)
             || (grpc && ngx_strncmp(arg.data, "service=", 8) == 0))
         {
-            rv = ngx_http_kedge_route_glob(cf, cmd, &arg, route, !grpc);
-            if (rv != NGX_CONF_OK) {
-                return rv;
+            n = ngx_http_kedge_route_glob(route, &s);
+
+            if (n == NGX_DECLINED) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid %s \"%V\" in \"%V\" directive, %s",
+                                   grpc ? "service" : "path", &arg,
+                                   &cmd->name,
+                                   grpc ? "it must be \"*\", a name, or a "
+                                          "prefix ending with \"*\""
+                                        : "it must start with \"/\" and may "
+                                          "end with \"*\"");
+                return NGX_CONF_ERROR;
+            }
+
+            if (n != NGX_OK) {
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -171,42 +167,46 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         if ((!grpc && ngx_strncmp(arg.data, "header=", 7) == 0)
             || (grpc && ngx_strncmp(arg.data, "metadata=", 9) == 0))
         {
-            rv = ngx_http_kedge_route_header(cf, cmd, &arg, route);
-            if (rv != NGX_CONF_OK) {
-                return rv;
+            colon = ngx_strlchr(s.data, s.data + s.len, ':');
+
+            n = NGX_DECLINED;
+
+            if (colon) {
+                v.data = colon + 1;
+                v.len = s.data + s.len - v.data;
+                s.len = colon - s.data;
+
+                n = ngx_http_kedge_route_header(route, &s, &v);
+            }
+
+            if (n == NGX_DECLINED) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid matcher \"%V\" in \"%V\" "
+                                   "directive, \"NAME:VALUE\" is required",
+                                   &arg, &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            if (n != NGX_OK) {
+                return NGX_CONF_ERROR;
             }
 
             continue;
         }
 
         if (!grpc && ngx_strncmp(arg.data, "proxy_mode=", 11) == 0) {
-            arg.data += 11;
-            arg.len -= 11;
+            n = ngx_http_kedge_proxy_mode(&s);
 
-            if (ngx_strcasecmp(arg.data, (u_char *) "any") == 0) {
-                route->proxy_mode = NGX_HTTP_KEDGE_MODE_ANY;
-
-            } else if (ngx_strcasecmp(arg.data, (u_char *) "reverse_proxy")
-                       == 0
-                       || ngx_strcmp(arg.data, "reverse") == 0)
-            {
-                route->proxy_mode = NGX_HTTP_KEDGE_MODE_REVERSE;
-
-            } else if (ngx_strcasecmp(arg.data, (u_char *) "forward_proxy")
-                       == 0
-                       || ngx_strcmp(arg.data, "forward") == 0)
-            {
-                route->proxy_mode = NGX_HTTP_KEDGE_MODE_FORWARD;
-
-            } else {
+            if (n == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid proxy_mode \"%V\" in \"%V\" "
                                    "directive, it must be \"ANY\", "
                                    "\"REVERSE_PROXY\" or \"FORWARD_PROXY\"",
-                                   &arg, &cmd->name);
+                                   &s, &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
+            route->proxy_mode = n;
             continue;
         }
 
@@ -248,21 +248,58 @@ ngx_http_kedge_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static char *
-ngx_http_kedge_route_host(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *arg,
-    ngx_str_t *host)
+/* a new route at the end of its table, matching anything yet */
+
+ngx_http_kedge_route_t *
+ngx_http_kedge_route_add(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
+    ngx_uint_t protocol)
+{
+    ngx_http_kedge_route_t        *route;
+    ngx_http_kedge_route_table_t  *table;
+
+    table = (protocol == NGX_HTTP_KEDGE_GRPC) ? &kmcf->grpc : &kmcf->http;
+
+    route = ngx_array_push(&table->routes);
+    if (route == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(route, sizeof(ngx_http_kedge_route_t));
+
+    route->id = table->routes.nelts;
+    route->protocol = protocol;
+    route->proxy_mode = NGX_HTTP_KEDGE_MODE_ANY;
+    route->file = cf->conf_file->file.name.data;
+    route->line = cf->conf_file->line;
+
+    if (ngx_array_init(&route->globs, cf->pool, 1,
+                       sizeof(ngx_http_kedge_glob_t))
+        != NGX_OK
+        || ngx_array_init(&route->headers, cf->pool, 1,
+                          sizeof(ngx_http_kedge_match_header_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return route;
+}
+
+
+/*
+ * A host matcher: a DNS name or an address, without port; lower-cased
+ * in place.  NGX_DECLINED when it is none.
+ */
+
+ngx_int_t
+ngx_http_kedge_host_name(ngx_str_t *host)
 {
     u_char      ch;
     ngx_uint_t  i;
 
-    host->data = ngx_strlchr(arg->data, arg->data + arg->len, '=') + 1;
-    host->len = arg->data + arg->len - host->data;
-
     if (host->len == 0 || host->len > 253) {
-        goto invalid;
+        return NGX_DECLINED;
     }
-
-    /* a DNS name or an address; the port has a matcher of its own */
 
     for (i = 0; i < host->len; i++) {
         ch = ngx_tolower(host->data[i]);
@@ -274,115 +311,118 @@ ngx_http_kedge_route_host(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *arg,
             continue;
         }
 
-        goto invalid;
+        return NGX_DECLINED;
     }
 
     if (host->data[0] == '.' || host->data[host->len - 1] == '.') {
-        goto invalid;
+        return NGX_DECLINED;
     }
 
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid host \"%V\" in \"%V\" directive, a host name "
-                       "without port is required", arg, &cmd->name);
-    return NGX_CONF_ERROR;
+    return NGX_OK;
 }
 
 
-static char *
-ngx_http_kedge_route_glob(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *arg,
-    ngx_http_kedge_route_t *route, ngx_uint_t path)
+/*
+ * HTTP path rules start with "/", gRPC service matchers do not; either
+ * may end with "*" for a prefix.  An empty or "*" service matches every
+ * service, as in kedge.
+ */
+
+ngx_int_t
+ngx_http_kedge_route_glob(ngx_http_kedge_route_t *route, ngx_str_t *s)
 {
     u_char                 *star;
-    ngx_str_t               s;
+    ngx_uint_t              path;
     ngx_http_kedge_glob_t  *glob;
 
-    s.data = ngx_strlchr(arg->data, arg->data + arg->len, '=') + 1;
-    s.len = arg->data + arg->len - s.data;
+    path = (route->protocol == NGX_HTTP_KEDGE_HTTP);
 
-    star = ngx_strlchr(s.data, s.data + s.len, '*');
+    star = ngx_strlchr(s->data, s->data + s->len, '*');
 
-    if ((star && star != s.data + s.len - 1)
-        || (path && (s.len == 0 || s.data[0] != '/'))
-        || (!path && s.len && s.data[0] == '/'))
+    if ((star && star != s->data + s->len - 1)
+        || (path && (s->len == 0 || s->data[0] != '/'))
+        || (!path && s->len && s->data[0] == '/'))
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid %s \"%V\" in \"%V\" directive, %s",
-                           path ? "path" : "service", arg, &cmd->name,
-                           path ? "it must start with \"/\" and may end "
-                                  "with \"*\""
-                                : "it must be \"*\", a name, or a prefix "
-                                  "ending with \"*\"");
-        return NGX_CONF_ERROR;
+        return NGX_DECLINED;
     }
 
-    /* kedge: an empty or "*" service matcher matches every service */
-
-    if (!path && (s.len == 0 || (s.len == 1 && s.data[0] == '*'))) {
-        return NGX_CONF_OK;
+    if (!path && (s->len == 0 || (s->len == 1 && s->data[0] == '*'))) {
+        return NGX_OK;
     }
 
     glob = ngx_array_push(&route->globs);
     if (glob == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     glob->prefix = (star != NULL);
-    glob->pattern.data = s.data;
-    glob->pattern.len = s.len - glob->prefix;
+    glob->pattern.data = s->data;
+    glob->pattern.len = s->len - glob->prefix;
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
-static char *
-ngx_http_kedge_route_header(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *arg, ngx_http_kedge_route_t *route)
+/* header and metadata names are tokens, matched case-insensitively */
+
+ngx_int_t
+ngx_http_kedge_route_header(ngx_http_kedge_route_t *route, ngx_str_t *name,
+    ngx_str_t *value)
 {
-    u_char                         *p, *colon, *last;
+    u_char                         *p, *last;
     ngx_http_kedge_match_header_t  *h;
 
-    p = ngx_strlchr(arg->data, arg->data + arg->len, '=') + 1;
-    last = arg->data + arg->len;
-
-    colon = ngx_strlchr(p, last, ':');
-
-    if (colon == NULL || colon == p) {
-        goto invalid;
+    if (name->len == 0) {
+        return NGX_DECLINED;
     }
 
-    h = ngx_array_push(&route->headers);
-    if (h == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    last = name->data + name->len;
 
-    h->name.data = p;
-    h->name.len = colon - p;
-    h->value.data = colon + 1;
-    h->value.len = last - colon - 1;
-
-    /* header names are matched case-insensitively, as tokens */
-
-    for ( /* void */ ; p < colon; p++) {
+    for (p = name->data; p < last; p++) {
         if (*p <= ' ' || *p >= 0x7f || ngx_strchr("()<>@,;:\\\"/[]?={}", *p))
         {
-            goto invalid;
+            return NGX_DECLINED;
         }
 
         *p = ngx_tolower(*p);
     }
 
-    return NGX_CONF_OK;
+    h = ngx_array_push(&route->headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
 
-invalid:
+    h->name = *name;
+    h->value = *value;
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid matcher \"%V\" in \"%V\" directive, "
-                       "\"NAME:VALUE\" is required", arg, &cmd->name);
-    return NGX_CONF_ERROR;
+    return NGX_OK;
+}
+
+
+/* ANY, REVERSE_PROXY, FORWARD_PROXY (and "reverse", "forward") */
+
+ngx_int_t
+ngx_http_kedge_proxy_mode(ngx_str_t *s)
+{
+    if (s->len == 3 && ngx_strncasecmp(s->data, (u_char *) "any", 3) == 0) {
+        return NGX_HTTP_KEDGE_MODE_ANY;
+    }
+
+    if ((s->len == 13
+         && ngx_strncasecmp(s->data, (u_char *) "reverse_proxy", 13) == 0)
+        || (s->len == 7 && ngx_strncmp(s->data, "reverse", 7) == 0))
+    {
+        return NGX_HTTP_KEDGE_MODE_REVERSE;
+    }
+
+    if ((s->len == 13
+         && ngx_strncasecmp(s->data, (u_char *) "forward_proxy", 13) == 0)
+        || (s->len == 7 && ngx_strncmp(s->data, "forward", 7) == 0))
+    {
+        return NGX_HTTP_KEDGE_MODE_FORWARD;
+    }
+
+    return NGX_ERROR;
 }
 
 
@@ -410,6 +450,15 @@ ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
         route[i].backend = ngx_http_kedge_backend_find(kmcf,
                                                        &route[i].backend_name,
                                                        route[i].protocol);
+        if (route[i].backend == NULL && route[i].path.len) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "kedge_config: %s: %V.backend_name: unknown %s "
+                          "backend \"%V\"", route[i].file, &route[i].path,
+                          route[i].protocol == NGX_HTTP_KEDGE_GRPC
+                          ? "grpc" : "http", &route[i].backend_name);
+            return NGX_ERROR;
+        }
+
         if (route[i].backend == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "unknown %s backend \"%V\" in \"%s\" directive "
@@ -611,6 +660,8 @@ ngx_http_kedge_ctx(ngx_http_request_t *r)
 
     ngx_http_kedge_request_init(r, &ctx->req);
 
+    ctx->info_logs = ngx_http_kedge_info_logs(r);
+
     return ctx;
 }
 
@@ -648,12 +699,31 @@ ngx_http_kedge_route(ngx_http_request_t *r)
     }
 
     if (ctx->route == NULL) {
+
+        /* SPEC section 4: the adhoc rules, when no route matched */
+
+        switch (ngx_http_kedge_adhoc_match(r, ctx)) {
+
+        case NGX_OK:
+            return ctx;
+
+        case NGX_DECLINED:
+            break;
+
+        default:
+            return NULL;
+        }
+
         ctx->error = NGX_HTTP_KEDGE_ERR_NO_ROUTE;
 
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "kedge: no %s route for \"%V\" port %d",
                        ctx->req.grpc ? "grpc" : "http",
                        &ctx->req.host, (int) ctx->req.port);
+
+        ngx_http_kedge_info(r, "kedge: no %s route for \"%V\" port %d",
+                            ctx->req.grpc ? "grpc" : "http",
+                            &ctx->req.host, (int) ctx->req.port);
         return ctx;
     }
 
@@ -663,6 +733,12 @@ ngx_http_kedge_route(ngx_http_request_t *r)
                    "kedge: route #%ui%V of \"%V\" to backend \"%V\"",
                    ctx->route->id, &ctx->route->name, &ctx->req.host,
                    &ctx->backend->name);
+
+    ngx_http_kedge_info(r, "kedge: route %s:%ui for \"%V\" port %d: "
+                        "backend \"%V\"",
+                        ctx->req.grpc ? "grpc" : "http", ctx->route->id,
+                        &ctx->req.host, (int) ctx->req.port,
+                        &ctx->backend->name);
 
     return ctx;
 }
@@ -674,7 +750,8 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
 {
     u_char           *p, *last;
     ngx_str_t        *ct;
-    ngx_uint_t        https, port_given;
+    in_port_t         default_port;
+    ngx_uint_t        port_given;
     ngx_table_elt_t  *host;
 
     req->host = r->headers_in.server;
@@ -708,17 +785,31 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
         req->authority.data = r->host_start;
         req->authority.len = p - r->host_start;
 
-        https = (r->schema.len == 5
-                 && ngx_strncasecmp(r->schema.data, (u_char *) "https", 5)
-                    == 0);
+        /* the scheme's default port: 80 for http, 443 for https */
+
+        if (r->schema.len == 5
+            && ngx_strncasecmp(r->schema.data, (u_char *) "https", 5) == 0)
+        {
+            default_port = 443;
+
+        } else if (r->schema.len == 4
+                   && ngx_strncasecmp(r->schema.data, (u_char *) "http", 4)
+                      == 0)
+        {
+            default_port = 80;
+
+        } else {
+            /* another scheme has no port kedge knows: "any port" only */
+            default_port = 0;
+        }
 
     } else {
         req->proxy_mode = NGX_HTTP_KEDGE_MODE_REVERSE;
 
 #if (NGX_HTTP_SSL)
-        https = (r->connection->ssl != NULL);
+        default_port = (r->connection->ssl != NULL) ? 443 : 80;
 #else
-        https = 0;
+        default_port = 80;
 #endif
 
         host = r->headers_in.host;
@@ -750,8 +841,10 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
 
     /* a port given but invalid stays 0: only "any port" routes match */
 
+    req->port_given = port_given;
+
     if (!port_given) {
-        req->port = https ? 443 : 80;
+        req->port = default_port;
     }
 
     /* gRPC is HTTP/2 with application/grpc; grpc-web is plain HTTP */

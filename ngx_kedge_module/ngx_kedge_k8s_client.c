@@ -67,6 +67,8 @@ static ngx_int_t ngx_kedge_k8s_slices_event(ngx_kedge_k8s_reflector_t *rf,
 static ngx_int_t ngx_kedge_k8s_slices_publish(
     ngx_kedge_k8s_reflector_t *rf);
 static void ngx_kedge_k8s_slices_failed(ngx_kedge_k8s_reflector_t *rf);
+static void ngx_kedge_k8s_slices_state(ngx_kedge_k8s_reflector_t *rf,
+    ngx_uint_t state);
 static ngx_kedge_k8s_slice_entry_t *ngx_kedge_k8s_entry(
     ngx_kedge_k8s_watch_t *w, const ngx_kedge_k8s_slice_t *slice,
     const char **err);
@@ -191,6 +193,11 @@ ngx_kedge_k8s_request(ngx_kedge_k8s_reflector_t *rf)
 
     h = &rf->http;
     ngx_memzero(h, sizeof(ngx_kedge_http_t));
+
+    if (rf->state) {
+        rf->state(rf, rf->watching ? NGX_KEDGE_STORE_WATCH_WATCHING
+                                   : NGX_KEDGE_STORE_WATCH_LISTING);
+    }
 
     h->url.data = url;
     h->url.len = p - url;
@@ -700,6 +707,10 @@ ngx_kedge_k8s_fail(ngx_kedge_k8s_reflector_t *rf, const char *what,
 
     rf->failed(rf);
 
+    if (rf->state) {
+        rf->state(rf, NGX_KEDGE_STORE_WATCH_RETRYING);
+    }
+
     delay = ngx_kedge_store_backoff(&rf->backoff);
 
     ngx_kedge_k8s_schedule(rf, delay);
@@ -884,6 +895,7 @@ ngx_kedge_k8s_watch_init(ngx_kedge_k8s_watch_t *w, u_char *p)
     rf->event = ngx_kedge_k8s_slices_event;
     rf->publish = ngx_kedge_k8s_slices_publish;
     rf->failed = ngx_kedge_k8s_slices_failed;
+    rf->state = ngx_kedge_k8s_slices_state;
     rf->data = w;
 
     return NGX_OK;
@@ -1174,4 +1186,13 @@ ngx_kedge_k8s_slices_failed(ngx_kedge_k8s_reflector_t *rf)
     ngx_kedge_k8s_watch_t *w = rf->data;
 
     ngx_kedge_store_failed(w->store, w->index, rf->log);
+}
+
+
+static void
+ngx_kedge_k8s_slices_state(ngx_kedge_k8s_reflector_t *rf, ngx_uint_t state)
+{
+    ngx_kedge_k8s_watch_t *w = rf->data;
+
+    ngx_kedge_store_watch(w->store, w->index, state);
 }

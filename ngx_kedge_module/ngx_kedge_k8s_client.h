@@ -63,6 +63,10 @@ typedef ngx_int_t (*ngx_kedge_k8s_publish_pt)(ngx_kedge_k8s_reflector_t *rf);
 /* a sync failed: what was known stays, marked stale */
 typedef void (*ngx_kedge_k8s_failed_pt)(ngx_kedge_k8s_reflector_t *rf);
 
+/* what it does now: NGX_KEDGE_STORE_WATCH_LISTING, _WATCHING, _RETRYING */
+typedef void (*ngx_kedge_k8s_state_pt)(ngx_kedge_k8s_reflector_t *rf,
+    ngx_uint_t state);
+
 
 /*
  * One resource listed and watched as client-go's reflector does it, on
@@ -79,6 +83,7 @@ struct ngx_kedge_k8s_reflector_s {
     ngx_kedge_k8s_event_pt          event;
     ngx_kedge_k8s_publish_pt        publish;
     ngx_kedge_k8s_failed_pt         failed;
+    ngx_kedge_k8s_state_pt          state;        /* or NULL */
     void                           *data;
 
     /* run time, in the fetcher's process */

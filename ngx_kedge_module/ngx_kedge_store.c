@@ -20,6 +20,10 @@
  * The zone also holds the endpoints set aside after a failed connect,
  * shared by all workers the same way: any worker writes, under the lock,
  * and each reads its own copy, taken when the generation moved.
+ *
+ * And the counters of requests: blocks of atomics that any worker adds
+ * to without a lock, laid out at configuration time and found again by
+ * key on a reload, where their values are copied forward.
  */
 
 
@@ -29,6 +33,8 @@
 static ngx_int_t ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_kedge_store_adopt(ngx_kedge_store_t *store);
+static void ngx_kedge_store_adopt_counters(ngx_kedge_store_t *store,
+    ngx_kedge_store_t *old);
 static ngx_kedge_store_addr_t *ngx_kedge_store_copy_addrs(
     ngx_slab_pool_t *shpool, ngx_kedge_store_addr_t *src, ngx_uint_t n);
 static ngx_int_t ngx_kedge_store_cmp_addrs(const void *one, const void *two);
@@ -54,6 +60,9 @@ ngx_kedge_store_create(ngx_conf_t *cf, ngx_str_t *name, size_t size,
         != NGX_OK
         || ngx_array_init(&store->issuer_urls, cf->pool, 1,
                           sizeof(ngx_str_t))
+           != NGX_OK
+        || ngx_array_init(&store->blocks, cf->pool, 8,
+                          sizeof(ngx_kedge_store_block_t))
            != NGX_OK)
     {
         return NULL;
@@ -100,6 +109,50 @@ ngx_kedge_store_register(ngx_kedge_store_t *store, ngx_str_t *name)
 }
 
 
+/*
+ * At configuration time: a block of "n" counters under "key"; returns
+ * its number for ngx_kedge_store_counters()
+ */
+
+ngx_int_t
+ngx_kedge_store_register_counters(ngx_kedge_store_t *store, ngx_str_t *key,
+    ngx_uint_t n)
+{
+    ngx_kedge_store_block_t  *b;
+
+    if (key->len > NGX_KEDGE_STORE_KEY_LEN) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_array_push(&store->blocks);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->offset = store->ncounters;
+    b->n = n;
+    b->key_len = key->len;
+    ngx_memcpy(b->key, key->data, key->len);
+
+    store->ncounters += n;
+
+    return store->blocks.nelts - 1;
+}
+
+
+/* a block of counters to add to; NULL once a newer zone took over */
+
+ngx_atomic_t *
+ngx_kedge_store_counters(ngx_kedge_store_t *store, ngx_uint_t block)
+{
+    if (store->retired || store->sh == NULL) {
+        return NULL;
+    }
+
+    return store->sh->counters + store->sh->blocks[block].offset;
+}
+
+
 static ngx_int_t
 ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -136,6 +189,23 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         b->name_len = name[i].len;
         ngx_memcpy(b->name, name[i].data, name[i].len);
     }
+
+    /* the counters and their keys */
+
+    store->sh->nblocks = store->blocks.nelts;
+    store->sh->blocks = ngx_slab_alloc(store->shpool,
+                                       ngx_max(store->blocks.nelts, 1)
+                                       * sizeof(ngx_kedge_store_block_t));
+    store->sh->counters = ngx_slab_calloc(store->shpool,
+                                          ngx_max(store->ncounters, 1)
+                                          * sizeof(ngx_atomic_t));
+
+    if (store->sh->blocks == NULL || store->sh->counters == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(store->sh->blocks, store->blocks.elts,
+               store->blocks.nelts * sizeof(ngx_kedge_store_block_t));
 
     store->shpool->data = store->sh;
 
@@ -243,9 +313,15 @@ ngx_kedge_store_adopt(ngx_kedge_store_t *store)
             ob = &old->sh->backends[k];
 
             if (ob->name_len != b->name_len
-                || ngx_strncmp(ob->name, b->name, b->name_len) != 0
-                || ob->state == NGX_KEDGE_STORE_NEVER)
+                || ngx_strncmp(ob->name, b->name, b->name_len) != 0)
             {
+                continue;
+            }
+
+            b->syncs = ob->syncs;
+            b->failures = ob->failures;
+
+            if (ob->state == NGX_KEDGE_STORE_NEVER) {
                 continue;
             }
 
@@ -267,6 +343,44 @@ ngx_kedge_store_adopt(ngx_kedge_store_t *store)
     ngx_kedge_store_keys_adopt(store, old);
 
     ngx_shmtx_unlock(&old->shpool->mutex);
+
+    ngx_kedge_store_adopt_counters(store, old);
+}
+
+
+/*
+ * The counters of the old zone, block by block when key and size match.
+ * No lock: the old workers may still add to them, and what they add
+ * after this copy is theirs alone.
+ */
+
+static void
+ngx_kedge_store_adopt_counters(ngx_kedge_store_t *store,
+    ngx_kedge_store_t *old)
+{
+    ngx_uint_t                j, k, i;
+    ngx_kedge_store_block_t  *b, *ob;
+
+    for (j = 0; j < store->sh->nblocks; j++) {
+        b = &store->sh->blocks[j];
+
+        for (k = 0; k < old->sh->nblocks; k++) {
+            ob = &old->sh->blocks[k];
+
+            if (ob->n != b->n || ob->key_len != b->key_len
+                || ngx_strncmp(ob->key, b->key, b->key_len) != 0)
+            {
+                continue;
+            }
+
+            for (i = 0; i < b->n; i++) {
+                store->sh->counters[b->offset + i] =
+                                          old->sh->counters[ob->offset + i];
+            }
+
+            break;
+        }
+    }
 }
 
 
@@ -331,6 +445,7 @@ ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
     {
         b->state = NGX_KEDGE_STORE_FRESH;
         b->synced = ngx_time();
+        b->syncs++;
 
         ngx_shmtx_unlock(&store->shpool->mutex);
 
@@ -349,6 +464,8 @@ ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
         sa = ngx_slab_alloc_locked(store->shpool,
                                    naddrs * sizeof(ngx_kedge_store_addr_t));
         if (sa == NULL) {
+            b->failures++;
+
             ngx_shmtx_unlock(&store->shpool->mutex);
 
             if (ngx_atomic_fetch_add(&store->sh->nomem, 1) == 0) {
@@ -376,6 +493,7 @@ ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
     b->naddrs = naddrs;
     b->state = NGX_KEDGE_STORE_FRESH;
     b->synced = ngx_time();
+    b->syncs++;
 
     /* readers compare the generation without the lock: data first */
 
@@ -420,6 +538,8 @@ ngx_kedge_store_failed(ngx_kedge_store_t *store, ngx_uint_t index,
         b->state = NGX_KEDGE_STORE_STALE;
     }
 
+    b->failures++;
+
     ngx_shmtx_unlock(&store->shpool->mutex);
 
     if (state == NGX_KEDGE_STORE_FRESH) {
@@ -442,6 +562,140 @@ ngx_kedge_store_backoff(ngx_msec_t *backoff)
     *backoff = *backoff ? ngx_min(*backoff * 2, 30000) : 500;
 
     return *backoff + (ngx_msec_t) ngx_random() % (*backoff / 4 + 1);
+}
+
+
+/* what the fetcher of a watched backend does now; a word, no lock */
+
+void
+ngx_kedge_store_watch(ngx_kedge_store_t *store, ngx_uint_t index,
+    ngx_uint_t watch)
+{
+    if (store->retired) {
+        return;
+    }
+
+    store->sh->backends[index].watch = watch;
+}
+
+
+/*
+ * What the zone knows of a backend, for the ops endpoints; with a pool,
+ * the names of its endpoints too, copied under the lock.  NGX_DECLINED
+ * once a newer zone took over.
+ */
+
+ngx_int_t
+ngx_kedge_store_view(ngx_kedge_store_t *store, ngx_uint_t index,
+    ngx_pool_t *pool, ngx_kedge_store_view_t *view)
+{
+    u_char                     *p;
+    ngx_uint_t                  i;
+    ngx_kedge_store_backend_t  *b;
+
+    ngx_memzero(view, sizeof(ngx_kedge_store_view_t));
+
+    if (store->retired || store->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    b = &store->sh->backends[index];
+
+    if (pool == NULL) {
+        /* words, each read at once: enough for numbers */
+
+        view->state = b->state;
+        view->synced = b->synced;
+        view->generation = b->generation;
+        view->syncs = b->syncs;
+        view->failures = b->failures;
+        view->watch = b->watch;
+        view->naddrs = b->naddrs;
+
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    view->state = b->state;
+    view->synced = b->synced;
+    view->generation = b->generation;
+    view->syncs = b->syncs;
+    view->failures = b->failures;
+    view->watch = b->watch;
+    view->naddrs = b->naddrs;
+
+    view->names = ngx_palloc(pool, ngx_max(b->naddrs, 1)
+                                   * (sizeof(ngx_str_t) + NGX_SOCKADDR_STRLEN));
+    if (view->names == NULL) {
+        ngx_shmtx_unlock(&store->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) (view->names + ngx_max(b->naddrs, 1));
+
+    for (i = 0; i < b->naddrs; i++) {
+        view->names[i].data = p;
+        view->names[i].len = b->addrs[i].name_len;
+        p = ngx_cpymem(p, b->addrs[i].name, b->addrs[i].name_len);
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* the endpoints set aside now (ngx_kedge_store_aside_view_t), or NULL */
+
+ngx_array_t *
+ngx_kedge_store_aside_view(ngx_kedge_store_t *store, ngx_pool_t *pool)
+{
+    u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_array_t                   *a;
+    ngx_msec_int_t                 left;
+    ngx_kedge_store_aside_t       *aside;
+    ngx_kedge_store_aside_view_t  *v;
+
+    a = ngx_array_create(pool, 4, sizeof(ngx_kedge_store_aside_view_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    if (store->retired || store->sh == NULL) {
+        return a;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    aside = store->sh->aside;
+
+    for (i = 0; i < store->sh->aside_used; i++) {
+        left = (ngx_msec_int_t) (aside[i].until - ngx_current_msec);
+
+        if (left <= 0) {
+            continue;
+        }
+
+        v = ngx_array_push(a);
+        p = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN);
+
+        if (v == NULL || p == NULL) {
+            ngx_shmtx_unlock(&store->shpool->mutex);
+            return NULL;
+        }
+
+        v->name.data = p;
+        v->name.len = ngx_sock_ntop(&aside[i].sockaddr.sockaddr,
+                                    aside[i].socklen, p, NGX_SOCKADDR_STRLEN,
+                                    1);
+        v->left = left;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return a;
 }
 
 

@@ -27,6 +27,17 @@
 #define NGX_KEDGE_STORE_STALE      2       /* it failed: last known kept */
 
 
+/* what a watching fetcher (k8s=) is doing */
+#define NGX_KEDGE_STORE_WATCH_NONE     0   /* not a watched backend */
+#define NGX_KEDGE_STORE_WATCH_LISTING  1   /* a list runs */
+#define NGX_KEDGE_STORE_WATCH_WATCHING 2   /* a watch runs */
+#define NGX_KEDGE_STORE_WATCH_RETRYING 3   /* waiting out a back-off */
+
+
+/* the key of a block of counters: "backend/protocols/protocol" */
+#define NGX_KEDGE_STORE_KEY_LEN    (NGX_KEDGE_STORE_NAME_LEN + 16)
+
+
 typedef struct {
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
@@ -42,6 +53,9 @@ typedef struct {
     time_t                          synced;      /* last successful sync */
     ngx_uint_t                      naddrs;
     ngx_kedge_store_addr_t         *addrs;       /* slab */
+    ngx_atomic_t                    syncs;       /* successful, ever */
+    ngx_atomic_t                    failures;    /* failed, ever */
+    ngx_uint_t                      watch;       /* NGX_KEDGE_STORE_WATCH_* */
 
     /* a discovered backend's: who holds the slot (0: nobody), its kind */
     ngx_uint_t                      serial;
@@ -63,6 +77,15 @@ typedef struct {
 } ngx_kedge_store_routes_t;
 
 
+/* a block of counters in shared memory, found again by key on reload */
+typedef struct {
+    ngx_uint_t                      offset;      /* in sh->counters */
+    ngx_uint_t                      n;
+    ngx_uint_t                      key_len;
+    u_char                          key[NGX_KEDGE_STORE_KEY_LEN];
+} ngx_kedge_store_block_t;
+
+
 typedef struct {
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
@@ -74,6 +97,7 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                    generation;  /* the key set changed */
     ngx_atomic_t                    attempts;    /* fetches finished */
+    ngx_atomic_t                    failures;    /* of them, failed */
     ngx_atomic_t                    refetch;     /* a worker asks for one */
     time_t                          granted;     /* last refetch asked */
     ngx_uint_t                      state;
@@ -113,6 +137,11 @@ typedef struct {
     ngx_uint_t                      nissuers;
     ngx_kedge_store_issuer_t       *issuers;
 
+    /* the counters of requests, updated with atomic adds, no lock */
+    ngx_uint_t                      nblocks;
+    ngx_kedge_store_block_t        *blocks;
+    ngx_atomic_t                   *counters;
+
     ngx_rbtree_t                    tokens;
     ngx_rbtree_node_t               tokens_sentinel;
     ngx_queue_t                     tokens_lru;
@@ -140,6 +169,26 @@ typedef struct {
 } ngx_kedge_peers_t;
 
 
+/* what the ops endpoints see of a backend in the zone */
+typedef struct {
+    ngx_uint_t                      state;
+    time_t                          synced;
+    ngx_uint_t                      generation;
+    ngx_uint_t                      syncs;
+    ngx_uint_t                      failures;
+    ngx_uint_t                      watch;
+    ngx_uint_t                      naddrs;
+    ngx_str_t                      *names;       /* with a pool only */
+} ngx_kedge_store_view_t;
+
+
+/* an endpoint set aside, and for how long still */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_msec_t                      left;
+} ngx_kedge_store_aside_view_t;
+
+
 typedef struct {
     ngx_shm_zone_t                 *shm_zone;
     ngx_slab_pool_t                *shpool;
@@ -148,6 +197,8 @@ typedef struct {
     ngx_array_t                     names;       /* ngx_str_t */
     ngx_uint_t                      ndynamic;    /* discovered backends */
     ngx_array_t                     issuer_urls; /* ngx_str_t */
+    ngx_array_t                     blocks;  /* ngx_kedge_store_block_t */
+    ngx_uint_t                      ncounters;
     ngx_pool_t                     *pool;        /* the configuration's */
 
     /* a newer configuration took over: its zone may be unmapped already */
@@ -172,6 +223,18 @@ ngx_int_t ngx_kedge_store_update(ngx_kedge_store_t *store, ngx_uint_t index,
 void ngx_kedge_store_failed(ngx_kedge_store_t *store, ngx_uint_t index,
     ngx_log_t *log);
 ngx_msec_t ngx_kedge_store_backoff(ngx_msec_t *backoff);
+void ngx_kedge_store_watch(ngx_kedge_store_t *store, ngx_uint_t index,
+    ngx_uint_t watch);
+
+ngx_int_t ngx_kedge_store_view(ngx_kedge_store_t *store, ngx_uint_t index,
+    ngx_pool_t *pool, ngx_kedge_store_view_t *view);
+ngx_array_t *ngx_kedge_store_aside_view(ngx_kedge_store_t *store,
+    ngx_pool_t *pool);
+
+ngx_int_t ngx_kedge_store_register_counters(ngx_kedge_store_t *store,
+    ngx_str_t *key, ngx_uint_t n);
+ngx_atomic_t *ngx_kedge_store_counters(ngx_kedge_store_t *store,
+    ngx_uint_t block);
 
 ngx_kedge_peers_t *ngx_kedge_store_peers(ngx_kedge_store_t *store,
     ngx_uint_t index, ngx_log_t *log);

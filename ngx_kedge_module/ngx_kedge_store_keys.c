@@ -272,6 +272,7 @@ ngx_kedge_store_keys_failed(ngx_kedge_store_t *store, ngx_uint_t index,
         is->state = NGX_KEDGE_STORE_STALE;
     }
 
+    is->failures++;
     is->refetch = 0;
     ngx_memory_barrier();
     is->attempts++;

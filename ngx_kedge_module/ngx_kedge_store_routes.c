@@ -115,6 +115,9 @@ ngx_kedge_store_dynamic_clear(ngx_kedge_store_t *store,
     b->naddrs = 0;
     b->state = NGX_KEDGE_STORE_NEVER;
     b->synced = 0;
+    b->syncs = 0;
+    b->failures = 0;
+    b->watch = NGX_KEDGE_STORE_WATCH_NONE;
     b->serial = 0;
     b->kind = 0;
     b->name_len = 0;
@@ -345,6 +348,8 @@ ngx_kedge_store_routes_adopt(ngx_kedge_store_t *store,
         b->naddrs = ob->naddrs;
         b->state = ob->state;
         b->synced = ob->synced;
+        b->syncs = ob->syncs;
+        b->failures = ob->failures;
         b->serial = ob->serial;
         b->kind = ob->kind;
         b->name_len = ob->name_len;

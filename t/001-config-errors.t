@@ -629,3 +629,98 @@ qr/\[emerg\] .*"cert_\*=" rules with "auth=token" in "kedge_http_route" directiv
     kedge_http_route backend=alpha cert_cn=alice auth=off;
 --- error_log eval
 qr/\[emerg\] .*"cert_\*=" rules with "auth=off" in "kedge_http_route" directive/
+
+
+
+=== TEST 67: an adhoc name matcher with "*" inside a label
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *example.com ports=80;
+--- error_log eval
+qr/\[emerg\] .*invalid name matcher "\*example\.com" in "kedge_http_adhoc" directive, it must be a name, "\*\." and a name, or "\*" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 68: an adhoc name matcher with "*" in the middle
+--- http_config
+    resolver 127.0.0.1;
+    kedge_grpc_adhoc a.*.example.com ports=80;
+--- error_log eval
+qr/\[emerg\] .*invalid name matcher "a\.\*\.example\.com" in "kedge_grpc_adhoc" directive/
+
+
+
+=== TEST 69: an adhoc rule without allowed ports
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com port=80;
+--- error_log eval
+qr/\[emerg\] .*"ports=" is required in "kedge_http_adhoc" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 70: an adhoc port range upside down
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com ports=9000-8000;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "ports=9000-8000" in "kedge_http_adhoc" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 71: adhoc port 0, and an empty element
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com ports=80,,443;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "ports=80,,443" in "kedge_http_adhoc" directive/
+
+
+
+=== TEST 72: adhoc default port 65536
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com port=65536 ports=80;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "port=65536" in "kedge_http_adhoc" directive/
+
+
+
+=== TEST 73: an adhoc address range that is none
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com ports=80 deny=10.0.0.0/8,example.com;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "deny=10\.0\.0\.0\/8,example\.com" in "kedge_http_adhoc" directive/
+
+
+
+=== TEST 74: adhoc replace= without its substitution
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com ports=80 replace=example.com;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "replace=example\.com" in "kedge_http_adhoc" directive/
+
+
+
+=== TEST 75: adhoc rules and a kedge_pass location without a resolver
+--- http_config
+    kedge_http_adhoc *.example.com ports=80;
+--- error_log eval
+qr/\[emerg\] .*"kedge_pass" in \S+nginx\.conf:\d+ needs a "resolver" for the adhoc rules/
+
+
+
+=== TEST 76: adhoc rules with a resolver, and low address bits: a warning only
+--- http_config
+    resolver 127.0.0.1;
+    kedge_http_adhoc *.example.com ports=80 allow=10.1.2.3/8;
+    kedge_grpc_adhoc * ports=1-65535 tls=insecure;
+--- request
+GET /
+--- more_headers
+Host: nothing.example.org
+--- error_code: 502
+--- error_log eval
+qr/\[warn\] .*low address bits of 10\.1\.2\.3\/8 are meaningless in \S+nginx\.conf:\d+/

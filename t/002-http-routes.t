@@ -367,11 +367,12 @@ beta /two host=h2.example.com
         location / { kedge_pass; }
     }
 --- exec
-curl -s -i --http2-prior-knowledge -H 'Host: none.example.com' http://127.0.0.1:$TEST_NGINX_H2C_PORT/none | tr -d '\r' | grep -E '^HTTP|^x-kedge|^unknown'
+curl -s -i --http2-prior-knowledge -H 'Host: none.example.com' http://127.0.0.1:$TEST_NGINX_H2C_PORT/none | tr -d '\r' | grep -E '^HTTP|^x-kedge|^unknown' | sed -E 's/^(x-kedge-request-id: )[0-9a-f]{32}$/\1HEX32/I'
 --- response_body
 HTTP/2 502 
 x-kedge-error: unknown route to service
 x-kedge-error-type: no-route
+x-kedge-request-id: HEX32
 unknown route to service
 
 

@@ -113,7 +113,7 @@ status=UNIMPLEMENTED code=12 message=unknown route to service
 --- http_config
     kedge_grpc_route backend=ga authority=echo.example.com;
 --- exec
-curl -s -D - -o /dev/null --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H 'Host: nowhere.example.com' --data-binary '' http://127.0.0.1:$TEST_NGINX_H2C_PORT/kedge.test.Echo/Unary | tr -d '\r' | sed 's/ *$//' | grep -iE '^(HTTP|grpc|x-kedge|content-type)' | sort
+curl -s -D - -o /dev/null --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H 'Host: nowhere.example.com' --data-binary '' http://127.0.0.1:$TEST_NGINX_H2C_PORT/kedge.test.Echo/Unary | tr -d '\r' | sed 's/ *$//' | grep -iE '^(HTTP|grpc|x-kedge|content-type)' | sed -E 's/^(x-kedge-request-id: )[0-9a-f]{32}$/\1HEX32/I' | sort
 --- response_body
 HTTP/2 200
 content-type: application/grpc
@@ -121,6 +121,7 @@ grpc-message: unknown route to service
 grpc-status: 12
 x-kedge-error-type: no-route
 x-kedge-error: unknown route to service
+x-kedge-request-id: HEX32
 
 
 
@@ -330,7 +331,7 @@ none: 400
     kedge_grpc_route backend=dead;
 --- exec
 $TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority d.example.com
-curl -s -D - -o /dev/null --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H 'Host: d.example.com' --data-binary '' http://127.0.0.1:$TEST_NGINX_H2C_PORT/kedge.test.Echo/Unary | tr -d '\r' | sed 's/ *$//' | grep -iE '^(HTTP|grpc|x-kedge|content-type)' | sort
+curl -s -D - -o /dev/null --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' -H 'Host: d.example.com' --data-binary '' http://127.0.0.1:$TEST_NGINX_H2C_PORT/kedge.test.Echo/Unary | tr -d '\r' | sed 's/ *$//' | grep -iE '^(HTTP|grpc|x-kedge|content-type)' | sed -E 's/^(x-kedge-request-id: )[0-9a-f]{32}$/\1HEX32/I' | sort
 --- response_body
 status=UNAVAILABLE code=14 message=no connection to all resolved addresses
 HTTP/2 200
@@ -339,3 +340,4 @@ grpc-message: no connection to all resolved addresses
 grpc-status: 14
 x-kedge-error-type: no-connection-to-all-resolved-addresses
 x-kedge-error: no connection to all resolved addresses
+x-kedge-request-id: HEX32

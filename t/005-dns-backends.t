@@ -113,12 +113,13 @@ kedge: backend "stale" in sync again, 1 endpoints
     }
 --- exec
 sleep 0.5
-curl -s -i http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -iE '^HTTP|^x-kedge'
+curl -s -i http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -iE '^HTTP|^x-kedge' | sed -E 's/^(x-kedge-request-id: )[0-9a-f]{32}$/\1HEX32/I'
 t/peers/grpc_client.py --target 127.0.0.1:$TEST_NGINX_B2_PORT --authority x.example.com
 --- response_body
 HTTP/1.1 502 Bad Gateway
 X-Kedge-Error: no resolution available
 X-Kedge-Error-Type: no-resolution-available
+X-Kedge-Request-ID: HEX32
 status=UNAVAILABLE code=14 message=no resolution available
 
 

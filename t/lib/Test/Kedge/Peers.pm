@@ -8,9 +8,12 @@ package Test::Kedge::Peers;
 #     my $certs = test_certs();      # scripts/make-certs.sh, exported as
 #                                    # $TEST_NGINX_CERT_DIR
 #     dns_server(port => $p, hosts => "127.0.0.2 a.test\n", ttl => 1,
-#                srv => ["_http._tcp.s.test,a.test,8080"]);
+#                srv => ["_http._tcp.s.test,a.test,8080"],
+#                local => ["test"]);
 #                                    # dnsmasq; exports TEST_NGINX_DNS_HOSTS
-#                                    # (rewrite it, then HUP TEST_NGINX_DNS_PID)
+#                                    # (rewrite it, then HUP TEST_NGINX_DNS_PID);
+#                                    # names of "local" domains that it does
+#                                    # not know are NXDOMAIN, not REFUSED
 #
 # Plain Perl on top of Test::Nginx: works the same under the real one.
 
@@ -105,7 +108,8 @@ sub dns_server {
                 "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--local-ttl=" . ($o{ttl} // 1), "--pid-file=$dir/pid",
                 "--log-queries", "--log-facility=$dir/log", "--user=root",
-                map { "--srv-host=$_" } @{ $o{srv} // [] });
+                (map { "--srv-host=$_" } @{ $o{srv} // [] }),
+                (map { "--local=/$_/" } @{ $o{local} // [] }));
 
     my $pid = fork() // die "fork: $!";
 
