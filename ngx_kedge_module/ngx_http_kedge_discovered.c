@@ -23,6 +23,7 @@ typedef struct {
     ngx_pool_t                     *pool;
     ngx_http_kedge_route_table_t    http;
     ngx_http_kedge_route_table_t    grpc;
+    ngx_array_t                     backends;  /* ngx_http_kedge_backend_t * */
 } ngx_http_kedge_discovered_t;
 
 
@@ -50,6 +51,8 @@ static ngx_int_t ngx_http_kedge_discovered_routes(ngx_pool_t *pool,
     ngx_http_kedge_discovered_t *set, ngx_http_kedge_backend_t **backends,
     ngx_uint_t *protocols, ngx_uint_t nbackends, u_char *p, u_char *last,
     ngx_uint_t nroutes);
+static ngx_http_kedge_discovered_t *ngx_http_kedge_discovered_get(
+    ngx_http_request_t *r);
 static void ngx_http_kedge_discovered_release(void *data);
 
 
@@ -336,13 +339,58 @@ ngx_http_kedge_discovery_ready(ngx_http_kedge_main_conf_t *kmcf)
 }
 
 
-/*
- * The discovered routes of a protocol for a request, compiled again if
- * the set changed; the request holds them until it ends.  NULL: none.
- */
+/* the discovered routes of a protocol for a request; NULL: none */
 
 ngx_http_kedge_route_table_t *
 ngx_http_kedge_discovered_table(ngx_http_request_t *r, ngx_uint_t grpc)
+{
+    ngx_http_kedge_discovered_t  *set;
+
+    set = ngx_http_kedge_discovered_get(r);
+    if (set == NULL) {
+        return NULL;
+    }
+
+    return grpc ? &set->grpc : &set->http;
+}
+
+
+/* for kedge_status: the tables and the backends; NGX_DECLINED: none */
+
+ngx_int_t
+ngx_http_kedge_discovered_view(ngx_http_request_t *r,
+    ngx_http_kedge_route_table_t **http, ngx_http_kedge_route_table_t **grpc,
+    ngx_array_t **backends)
+{
+    ngx_http_kedge_discovered_t  *set;
+    ngx_http_kedge_main_conf_t   *kmcf;
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kedge_module);
+
+    if (kmcf->discovery == NULL) {
+        return NGX_DECLINED;
+    }
+
+    set = ngx_http_kedge_discovered_get(r);
+    if (set == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *http = &set->http;
+    *grpc = &set->grpc;
+    *backends = &set->backends;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The route set, compiled again if it changed; the request holds it
+ * until it ends.  NULL: none.
+ */
+
+static ngx_http_kedge_discovered_t *
+ngx_http_kedge_discovered_get(ngx_http_request_t *r)
 {
     u_char                           *data;
     size_t                            len;
@@ -406,7 +454,7 @@ ngx_http_kedge_discovered_table(ngx_http_request_t *r, ngx_uint_t grpc)
     cln->handler = ngx_http_kedge_discovered_release;
     cln->data = set;
 
-    return grpc ? &set->grpc : &set->http;
+    return set;
 }
 
 
@@ -433,7 +481,7 @@ ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
     ngx_uint_t                      i, protocol, ndynamic, *protocols;
     ngx_log_t                      *log;
     ngx_pool_t                     *pool, *temp_pool;
-    ngx_http_kedge_backend_t      **backends, *b;
+    ngx_http_kedge_backend_t      **backends, **bp, *b;
     ngx_kedge_discovery_set_t      *hdr;
     ngx_http_kedge_discovered_t    *set;
     ngx_kedge_discovery_backend_t  *kb;
@@ -479,6 +527,13 @@ ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
     set->pool = pool;
     set->refs = 1;
 
+    if (ngx_array_init(&set->backends, pool, hdr->nbackends + 1,
+                       sizeof(ngx_http_kedge_backend_t *))
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
     backends = ngx_pcalloc(temp_pool, (hdr->nbackends + 1)
                                       * sizeof(ngx_http_kedge_backend_t *));
     protocols = ngx_pcalloc(temp_pool, (hdr->nbackends + 1)
@@ -497,7 +552,7 @@ ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
         }
 
         size = sizeof(ngx_kedge_discovery_backend_t) + kb->name_len
-               + kb->tls_name_len;
+               + kb->tls_name_len + kb->target_len;
 
         if ((size_t) (last - p) < size) {
             goto failed;
@@ -532,15 +587,20 @@ ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
             goto failed;
         }
 
-        b->name.data = ngx_pnalloc(pool, name.len + kb->tls_name_len);
+        b->name.data = ngx_pnalloc(pool, name.len + kb->tls_name_len
+                                         + kb->target_len);
         if (b->name.data == NULL) {
             goto failed;
         }
 
+        ngx_memcpy(b->name.data, s,
+                   name.len + kb->tls_name_len + kb->target_len);
+
         b->name.len = name.len;
-        b->tls_name.data = ngx_cpymem(b->name.data, s, name.len);
+        b->tls_name.data = b->name.data + name.len;
         b->tls_name.len = kb->tls_name_len;
-        ngx_memcpy(b->tls_name.data, s + name.len, kb->tls_name_len);
+        b->target.data = b->tls_name.data + kb->tls_name_len;
+        b->target.len = kb->target_len;
 
         b->protocols = protocol;
         b->tls = kb->tls ? NGX_HTTP_KEDGE_TLS_INSECURE
@@ -550,6 +610,13 @@ ngx_http_kedge_discovered_compile(ngx_http_kedge_main_conf_t *kmcf,
         b->serial = (ngx_uint_t) kb->serial;
 
         backends[i] = b;
+
+        bp = ngx_array_push(&set->backends);
+        if (bp == NULL) {
+            goto failed;
+        }
+
+        *bp = b;
     }
 
     if (ngx_http_kedge_discovered_routes(pool, set, backends, protocols,

@@ -92,6 +92,7 @@ typedef struct {
     ngx_kedge_k8s_watch_t          *k8s;           /* k8s= */
     ngx_int_t                       index;         /* in the store, or -1 */
     ngx_uint_t                      serial;        /* discovered: its slot's */
+    ngx_str_t                       target;        /* discovered: k8s= */
 
     /* worker-local: the round-robin cursor, TLS sessions per endpoint */
     ngx_uint_t                      next;
@@ -450,6 +451,9 @@ ngx_int_t ngx_http_kedge_discovery_start(ngx_cycle_t *cycle,
 ngx_uint_t ngx_http_kedge_discovery_ready(ngx_http_kedge_main_conf_t *kmcf);
 ngx_http_kedge_route_table_t *ngx_http_kedge_discovered_table(
     ngx_http_request_t *r, ngx_uint_t grpc);
+ngx_int_t ngx_http_kedge_discovered_view(ngx_http_request_t *r,
+    ngx_http_kedge_route_table_t **http, ngx_http_kedge_route_table_t **grpc,
+    ngx_array_t **backends);
 
 /* ngx_http_kedge_pass.c */
 char *ngx_http_kedge_pass_directive(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -15,8 +15,8 @@
 
 
 static ngx_int_t ngx_http_kedge_status_handler(ngx_http_request_t *r);
-static void ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
-    ngx_http_kedge_route_table_t *table);
+static ngx_uint_t ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
+    ngx_http_kedge_route_table_t *table, char *source, ngx_uint_t n);
 static void ngx_http_kedge_status_adhoc(ngx_http_kedge_text_t *t,
     ngx_http_kedge_route_table_t *table);
 static void ngx_http_kedge_status_backend(ngx_http_kedge_text_t *t,
@@ -74,11 +74,13 @@ ngx_http_kedge_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t
 ngx_http_kedge_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
-    ngx_uint_t                   i;
-    ngx_http_kedge_text_t        t;
-    ngx_http_kedge_backend_t    *backend;
-    ngx_http_kedge_main_conf_t  *kmcf;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, n;
+    ngx_array_t                   *dbackends;
+    ngx_http_kedge_text_t          t;
+    ngx_http_kedge_backend_t      *backend, **db;
+    ngx_http_kedge_main_conf_t    *kmcf;
+    ngx_http_kedge_route_table_t  *dhttp, *dgrpc;
 
     rc = ngx_http_kedge_ops_request(r);
     if (rc != NGX_OK) {
@@ -94,14 +96,29 @@ ngx_http_kedge_status_handler(ngx_http_request_t *r)
                                "\"time\": %T, \"zone\": ", ngx_time());
     ngx_http_kedge_text_escaped(&t, &kmcf->store->shm_zone->shm.name, 1);
 
-    ngx_http_kedge_text_printf(&t, ",\n\"routes\": [");
-    ngx_http_kedge_status_routes(&t, &kmcf->http);
+    /* the discovered routes come after the configured ones */
 
-    if (kmcf->http.routes.nelts && kmcf->grpc.routes.nelts) {
-        ngx_http_kedge_text_printf(&t, ",");
+    if (ngx_http_kedge_discovered_view(r, &dhttp, &dgrpc, &dbackends)
+        != NGX_OK)
+    {
+        dhttp = NULL;
+        dgrpc = NULL;
+        dbackends = NULL;
     }
 
-    ngx_http_kedge_status_routes(&t, &kmcf->grpc);
+    ngx_http_kedge_text_printf(&t, ",\n\"routes\": [");
+
+    n = ngx_http_kedge_status_routes(&t, &kmcf->http, "config", 0);
+
+    if (dhttp) {
+        n = ngx_http_kedge_status_routes(&t, dhttp, "discovery", n);
+    }
+
+    n = ngx_http_kedge_status_routes(&t, &kmcf->grpc, "config", n);
+
+    if (dgrpc) {
+        (void) ngx_http_kedge_status_routes(&t, dgrpc, "discovery", n);
+    }
 
     ngx_http_kedge_text_printf(&t, "\n],\n\"adhoc\": [");
     ngx_http_kedge_status_adhoc(&t, &kmcf->http);
@@ -121,6 +138,14 @@ ngx_http_kedge_status_handler(ngx_http_request_t *r)
         ngx_http_kedge_status_backend(&t, kmcf, &backend[i]);
     }
 
+    n = kmcf->backends.nelts;
+    db = dbackends ? dbackends->elts : NULL;
+
+    for (i = 0; dbackends && i < dbackends->nelts; i++) {
+        ngx_http_kedge_text_printf(&t, n++ ? ",\n " : "\n ");
+        ngx_http_kedge_status_backend(&t, kmcf, db[i]);
+    }
+
     ngx_http_kedge_text_printf(&t, "\n],\n\"issuers\": [");
     ngx_http_kedge_status_issuers(&t, kmcf);
 
@@ -133,11 +158,14 @@ ngx_http_kedge_status_handler(ngx_http_request_t *r)
 }
 
 
-/* the routes of one table, in the order they are tried */
+/*
+ * The routes of one table, in the order they are tried, after n others;
+ * returns how many there are then.
+ */
 
-static void
+static ngx_uint_t
 ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
-    ngx_http_kedge_route_table_t *table)
+    ngx_http_kedge_route_table_t *table, char *source, ngx_uint_t n)
 {
     char                           *proto;
     ngx_uint_t                      i, j, grpc;
@@ -151,10 +179,21 @@ ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
         grpc = (route[i].protocol == NGX_HTTP_KEDGE_GRPC);
         proto = grpc ? "grpc" : "http";
 
-        ngx_http_kedge_text_printf(t, "%s\n {\"id\": \"%s:%ui\", "
-                                   "\"protocol\": \"%s\", "
-                                   "\"source\": \"config\", \"backend\": ",
-                                   i ? "," : "", proto, route[i].id, proto);
+        /* a discovered route by its Service, as $kedge_route names it */
+
+        if (route[i].name.len) {
+            ngx_http_kedge_text_printf(t, "%s\n {\"id\": \"%s:%V\", ",
+                                       n++ ? "," : "", proto,
+                                       &route[i].name);
+
+        } else {
+            ngx_http_kedge_text_printf(t, "%s\n {\"id\": \"%s:%ui\", ",
+                                       n++ ? "," : "", proto, route[i].id);
+        }
+
+        ngx_http_kedge_text_printf(t, "\"protocol\": \"%s\", "
+                                   "\"source\": \"%s\", \"backend\": ",
+                                   proto, source);
         ngx_http_kedge_text_escaped(t, &route[i].backend->name, 1);
 
         if (route[i].host.len) {
@@ -203,6 +242,8 @@ ngx_http_kedge_status_routes(ngx_http_kedge_text_t *t,
         ngx_http_kedge_text_printf(t, "], \"auth\": \"%s\"}",
                                    ngx_http_kedge_status_auth[route[i].auth]);
     }
+
+    return n;
 }
 
 
@@ -357,6 +398,14 @@ ngx_http_kedge_status_target(ngx_http_kedge_text_t *t,
         break;
 
     case NGX_HTTP_KEDGE_K8S:
+
+        /* a discovered backend: no watch of this configuration's */
+
+        if (w == NULL) {
+            ngx_http_kedge_text_escaped(t, &backend->target, 1);
+            return;
+        }
+
         s.len = w->service.len + 1 + w->namespace.len + 1
                 + ngx_max(w->port_name.len, sizeof("65535") - 1);
         break;

@@ -53,6 +53,7 @@ typedef struct {
     ngx_uint_t                      protocol;
     ngx_uint_t                      tls;
     ngx_str_t                       tls_name;
+    ngx_str_t                       target;      /* "service.ns:port" */
     ngx_uint_t                      slot;        /* or _CONFIGURED, _NONE */
     ngx_uint_t                      serial;
     ngx_uint_t                      index;       /* in the set written */
@@ -883,6 +884,22 @@ ngx_kedge_discovery_make(ngx_kedge_discovery_t *d, ngx_pool_t *pool,
                                                svc->exp.name,
                                                svc->exp.namespace)
                                    - p;
+
+                /* what it resolves, in kedge_backend's k8s= terms */
+
+                len = ngx_strlen(svc->exp.name)
+                      + ngx_strlen(svc->exp.namespace)
+                      + ngx_strlen(port->name) + sizeof(".:");
+
+                p = ngx_pnalloc(pool, len);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                bk->target.data = p;
+                bk->target.len = ngx_sprintf(p, "%s.%s:%s", svc->exp.name,
+                                             svc->exp.namespace, port->name)
+                                 - p;
             }
 
             rt = ngx_array_push(rts);
@@ -1120,7 +1137,8 @@ ngx_kedge_discovery_write(ngx_pool_t *pool, ngx_array_t *bks,
 
     for (k = 0; k < bks->nelts; k++) {
         size += ngx_align(sizeof(ngx_kedge_discovery_backend_t)
-                          + bk[k].name.len + bk[k].tls_name.len, 8);
+                          + bk[k].name.len + bk[k].tls_name.len
+                          + bk[k].target.len, 8);
     }
 
     for (k = 0; k < rts->nelts; k++) {
@@ -1153,10 +1171,12 @@ ngx_kedge_discovery_write(ngx_pool_t *pool, ngx_array_t *bks,
         b->tls = (uint16_t) bk[k].tls;
         b->name_len = (uint16_t) bk[k].name.len;
         b->tls_name_len = (uint16_t) bk[k].tls_name.len;
+        b->target_len = (uint16_t) bk[k].target.len;
 
         p = (u_char *) (b + 1);
         p = ngx_cpymem(p, bk[k].name.data, bk[k].name.len);
         p = ngx_cpymem(p, bk[k].tls_name.data, bk[k].tls_name.len);
+        p = ngx_cpymem(p, bk[k].target.data, bk[k].target.len);
         p = ngx_align_ptr(p, 8);
     }
 

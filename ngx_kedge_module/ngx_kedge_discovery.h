@@ -42,7 +42,8 @@ typedef struct {
     uint16_t                        tls;         /* TLS, not verified */
     uint16_t                        name_len;
     uint16_t                        tls_name_len;
-    /* name, tls_name */
+    uint16_t                        target_len;  /* "service.ns:port" */
+    /* name, tls_name, target */
 } ngx_kedge_discovery_backend_t;
 
 

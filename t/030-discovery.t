@@ -526,3 +526,39 @@ errtype a.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT
 --- error_log
 kedge: discovery: 1 backends over max_backends=1 left out, with their routes
 kedge: discovery: every discovered backend made again
+
+
+
+=== TEST 23: kedge_status: the discovered routes after the configured ones, the discovered backends with their endpoints
+--- http_config
+    kedge_backend conf endpoints=127.0.0.3:$TEST_NGINX_B_PORT;
+    kedge_http_route backend=conf host=conf.example.com;
+--- config
+    location / { kedge_pass; }
+    location = /status { kedge_status; }
+--- exec
+slice default/web-a '{"service": "web", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": $TEST_NGINX_B_PORT}, {"name": "grpctls", "port": $TEST_NGINX_GT_PORT}]}'
+svc default/web '{"labels": {"kedge.com/kedge-exposed": "true"}, "annotations": {"kedge.com/service-name-matcher": "kedge.*"}, "ports": [{"name": "http", "port": $TEST_NGINX_SERVER_PORT, "targetPort": $TEST_NGINX_B_PORT}, {"name": "grpctls", "port": $TEST_NGINX_H2_PORT, "targetPort": $TEST_NGINX_GT_PORT}]}'
+until_get web.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT '127.0.0.2:*' | cut -d' ' -f1
+for i in $(seq 1 50); do
+    curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/status | grep -q '"endpoints": \["127.0.0.2:$TEST_NGINX_GT_PORT"\]' && break
+    sleep 0.1
+done
+curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/status | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for r in s["routes"]:
+    print(r["id"], r["source"], r["backend"], r.get("host") or r.get("authority"),
+          r["port"] == int(sys.argv[1]) or r["port"] == int(sys.argv[2]), r.get("service", "-"), r.get("proxy_mode", "-"))
+for b in s["backends"]:
+    print(b["name"].replace(sys.argv[3], "B").replace(sys.argv[4], "GT"), b["protocol"], b["source"],
+          b["target"], b["tls"], b["state"], b.get("watch", "-"), len(b["endpoints"]))
+' $TEST_NGINX_SERVER_PORT $TEST_NGINX_H2_PORT $TEST_NGINX_B_PORT $TEST_NGINX_GT_PORT
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n"
+. "http:1 config conf conf.example.com False - ANY\n"
+. "http:default/web:http discovery web_default_$ENV{TEST_NGINX_B_PORT} web.default.svc.ext.example.com True - REVERSE_PROXY\n"
+. "grpc:default/web:grpctls discovery web_default_$ENV{TEST_NGINX_GT_PORT} web.default.svc.ext.example.com True kedge.* -\n"
+. "conf any static None off static - 1\n"
+. "web_default_B http k8s web.default:http off fresh watching 1\n"
+. "web_default_GT grpc k8s web.default:grpctls insecure fresh watching 1\n"
