@@ -562,3 +562,22 @@ for b in s["backends"]:
 . "conf any static None off static - 1\n"
 . "web_default_B http k8s web.default:http off fresh watching 1\n"
 . "web_default_GT grpc k8s web.default:grpctls insecure fresh watching 1\n"
+
+
+
+=== TEST 24: the adhoc rules come after the discovered routes
+--- http_config
+    resolver 127.0.0.1:1 ipv6=off;
+    resolver_timeout 1s;
+    kedge_http_adhoc *.svc.ext.example.com ports=1-65535;
+--- exec
+slice default/web-a '{"service": "web", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": $TEST_NGINX_B_PORT}]}'
+svc default/web '{"labels": {"kedge.com/kedge-exposed": "true"}, "ports": [{"name": "http", "port": $TEST_NGINX_SERVER_PORT, "targetPort": $TEST_NGINX_B_PORT}]}'
+until_get web.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT '127.0.0.2:*' | cut -d' ' -f1
+curl -s -o /dev/null -D - -H "Host: web.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -i '^x-route'
+curl -s -o /dev/null -D - -H "Host: other.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -i '^x-route'
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n"
+. "X-Route: http:default/web:http\n"
+. "X-Route: http-adhoc:1\n"
+--- timeout: 30
