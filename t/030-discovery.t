@@ -361,7 +361,8 @@ slice default/web-a '{"service": "c", "endpoints": [{"addresses": ["127.0.0.2"]}
 for s in c b a; do
     svc default/$s '{"labels": {"kedge.com/kedge-exposed": "true"}, "ports": [{"name": "http", "port": $TEST_NGINX_SERVER_PORT, "targetPort": $TEST_NGINX_B_PORT}]}'
 done
-# c goes once a is seen: then a and b are the two
+# b seen, then c gone (once a is seen): a and b are the two
+until_err b.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT no-resolution-available > /dev/null
 until_err c.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT no-route
 errtype a.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT
 errtype b.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT
