@@ -31,6 +31,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
+#include <openssl/err.h>
 
 #include "ngx_kedge_jose.h"
 
@@ -93,7 +94,7 @@ static const char *ngx_kedge_jwks_key(ngx_kedge_jwk_t *k, json_t *obj,
     unsigned algs);
 static const char *ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj);
 static const char *ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj);
-static int ngx_kedge_jose_below_prime(int nid, const uint8_t *x,
+static const char *ngx_kedge_jose_ec_point(int nid, const uint8_t *x,
     const uint8_t *y, size_t len);
 static int ngx_kedge_jose_member(json_t *obj, const char *name,
     uint8_t *out, size_t max, size_t *len);
@@ -208,7 +209,7 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
     const char **err)
 {
     size_t             i, j, n;
-    json_t            *root, *list, *obj, *kept, *doc;
+    json_t            *root, *list, *obj, *kept, *doc, *v;
     const char        *why;
     json_error_t       jerr;
     ngx_kedge_jwk_t   *k;
@@ -270,15 +271,25 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
         keys->nkeys++;
     }
 
-    /* a kid twice: which key is meant cannot be told, so neither */
+    /*
+     * a kid twice in the set, whatever the other entry is (a key left out
+     * too, for its own reason or for want of memory): which key is meant
+     * cannot be told, so none
+     */
 
     for (i = 0; i < keys->nkeys; i++) {
-        for (j = i + 1; j < keys->nkeys; j++) {
-            if (keys->keys[i].has_kid && keys->keys[j].has_kid
-                && strcmp(keys->keys[i].kid, keys->keys[j].kid) == 0)
+        if (!keys->keys[i].has_kid) {
+            continue;
+        }
+
+        json_array_foreach(list, j, obj) {
+            v = json_object_get(obj, "kid");
+
+            if (obj != keys->keys[i].src && json_is_string(v)
+                && strcmp(json_string_value(v), keys->keys[i].kid) == 0)
             {
                 keys->keys[i].dup = 1;
-                keys->keys[j].dup = 1;
+                break;
             }
         }
     }
@@ -537,7 +548,7 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
     size_t       i, len;
     json_t      *v;
     uint8_t      x[66], y[66];
-    const char  *crv;
+    const char  *crv, *why;
 
     v = json_object_get(obj, "crv");
 
@@ -567,22 +578,10 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
         return "EC coordinates missing, not strict or of the wrong size";
     }
 
-    /*
-     * each coordinate below the field's prime: OpenSSL (and so cjose)
-     * takes x + p for x, a second encoding of the same point
-     */
+    why = ngx_kedge_jose_ec_point(ngx_kedge_jose_curves[i].nid, x, y, len);
 
-    switch (ngx_kedge_jose_below_prime(ngx_kedge_jose_curves[i].nid, x, y,
-                                       len))
-    {
-    case NGX_KEDGE_JOSE_OK:
-        break;
-
-    case NGX_KEDGE_JOSE_DENY:
-        return "EC coordinates not below the field's prime";
-
-    default:
-        return "out of memory (the field's prime)";
+    if (why) {
+        return why;
     }
 
     k->algs = ngx_kedge_jose_curves[i].alg;
@@ -592,34 +591,72 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
 }
 
 
-static int
-ngx_kedge_jose_below_prime(int nid, const uint8_t *x, const uint8_t *y,
+/*
+ * Each coordinate below the field's prime (OpenSSL, so cjose, takes x + p
+ * for x: a second encoding of one point), and the point on the curve,
+ * checked here too: cjose's own check is lost when an allocation fails
+ * inside it, and the key is then imported anyway.  NULL: good.
+ */
+
+static const char *
+ngx_kedge_jose_ec_point(int nid, const uint8_t *x, const uint8_t *y,
     size_t len)
 {
-    int        rc;
-    BIGNUM    *p, *bx, *by;
-    EC_GROUP  *group;
+    int          on;
+    BIGNUM      *p, *bx, *by;
+    BN_CTX      *ctx;
+    EC_GROUP    *group;
+    EC_POINT    *point;
+    const char  *why;
 
-    rc = NGX_KEDGE_JOSE_ERROR;
+    why = "out of memory (checking the point)";
 
     group = EC_GROUP_new_by_curve_name(nid);
+    ctx = BN_CTX_new();
     p = BN_new();
     bx = BN_bin2bn(x, (int) len, NULL);
     by = BN_bin2bn(y, (int) len, NULL);
+    point = group ? EC_POINT_new(group) : NULL;
 
-    if (group && p && bx && by
-        && EC_GROUP_get_curve(group, p, NULL, NULL, NULL) == 1)
+    if (group && ctx && p && bx && by && point
+        && EC_GROUP_get_curve(group, p, NULL, NULL, ctx) == 1)
     {
-        rc = (BN_cmp(bx, p) < 0 && BN_cmp(by, p) < 0) ? NGX_KEDGE_JOSE_OK
-                                                       : NGX_KEDGE_JOSE_DENY;
+        if (BN_cmp(bx, p) >= 0 || BN_cmp(by, p) >= 0) {
+            why = "EC coordinates not below the field's prime";
+
+        } else {
+            ERR_set_mark();
+
+            if (EC_POINT_set_affine_coordinates(group, point, bx, by, ctx)
+                == 1)
+            {
+                on = EC_POINT_is_on_curve(group, point, ctx);
+
+                if (on == 1) {
+                    why = NULL;
+
+                } else if (on == 0) {
+                    why = "an EC point off the curve";
+                }
+
+            } else if (ERR_GET_REASON(ERR_peek_last_error())
+                       == EC_R_POINT_IS_NOT_ON_CURVE)
+            {
+                why = "an EC point off the curve";
+            }
+
+            ERR_pop_to_mark();
+        }
     }
 
+    EC_POINT_free(point);
     BN_free(p);
     BN_free(bx);
     BN_free(by);
+    BN_CTX_free(ctx);
     EC_GROUP_free(group);
 
-    return rc;
+    return why;
 }
 
 
