@@ -24,6 +24,15 @@ static char *ngx_http_kedge_route_header(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t *arg, ngx_http_kedge_route_t *route);
 static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_route_table_t *table);
+static ngx_int_t ngx_http_kedge_route_index(ngx_conf_t *cf,
+    ngx_http_kedge_route_list_t *list);
+static size_t ngx_http_kedge_segment_len(u_char *data, size_t len);
+static ngx_int_t ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob,
+    ngx_str_t *segment);
+static int ngx_libc_cdecl ngx_http_kedge_cmp_segments(const void *one,
+    const void *two);
+static ngx_http_kedge_route_list_t *ngx_http_kedge_route_list_segment(
+    ngx_http_kedge_route_list_t *list, u_char *data, size_t len);
 static ngx_int_t ngx_http_kedge_route_list(ngx_conf_t *cf,
     ngx_http_kedge_route_table_t *table, ngx_str_t *host,
     ngx_http_kedge_route_list_t *list);
@@ -497,7 +506,285 @@ ngx_http_kedge_route_list(ngx_conf_t *cf,
 
     list->nelts = n;
 
+    return ngx_http_kedge_route_index(cf, list);
+}
+
+
+/* lists this long get a segment index; shorter ones are walked */
+#define NGX_HTTP_KEDGE_INDEX_MIN      8
+
+/* at most this many pointers for the lists of the index of one list */
+#define NGX_HTTP_KEDGE_INDEX_MAX      (1024 * 1024)
+
+
+/*
+ * The first segment of a path ("/api" of "/api/v1"; "/api" of "/api"),
+ * or of a gRPC method ("pkg.Service" of "pkg.Service/Method"): up to
+ * the first "/" after the first byte.
+ */
+
+static size_t
+ngx_http_kedge_segment_len(u_char *data, size_t len)
+{
+    size_t  i;
+
+    for (i = 1; i < len; i++) {
+        if (data[i] == '/') {
+            return i;
+        }
+    }
+
+    return len;
+}
+
+
+/*
+ * The first segment every request a glob matches has: an exact glob's
+ * own; a prefix glob's when its fixed part holds that whole segment
+ * (path=/api/ and a star: "/api"); NGX_DECLINED for a prefix that does
+ * not (path=/api and a star matches "/apis/x" too).
+ */
+
+static ngx_int_t
+ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob, ngx_str_t *segment)
+{
+    size_t  len;
+
+    len = ngx_http_kedge_segment_len(glob->pattern.data, glob->pattern.len);
+
+    if (glob->prefix && len == glob->pattern.len) {
+        return NGX_DECLINED;
+    }
+
+    segment->data = glob->pattern.data;
+    segment->len = len;
+
     return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_kedge_cmp_segments(const void *one, const void *two)
+{
+    ngx_http_kedge_segment_t  *a = (ngx_http_kedge_segment_t *) one;
+    ngx_http_kedge_segment_t  *b = (ngx_http_kedge_segment_t *) two;
+
+    return (int) ngx_memn2cmp(a->name.data, b->name.data, a->name.len,
+                              b->name.len);
+}
+
+
+/*
+ * The segment index of a list.  A route all of whose globs give a
+ * segment is "indexed" under those segments; any other route (no path,
+ * or a glob like "/api*") can match whatever the segment.  The list of a
+ * segment is the list filtered to the routes indexed under it and the
+ * others, in the list's order; "unindexed" has the others only.  A
+ * request's first match is in the list of its segment (a glob matching
+ * the request gives the request's own segment), so first-match order is
+ * kept.
+ */
+
+static ngx_int_t
+ngx_http_kedge_route_index(ngx_conf_t *cf, ngx_http_kedge_route_list_t *list)
+{
+    ngx_str_t                     seg;
+    ngx_uint_t                    i, j, k, n, nother, indexed;
+    ngx_array_t                   segments;
+    ngx_http_kedge_glob_t        *glob;
+    ngx_http_kedge_route_t       *route;
+    ngx_http_kedge_segment_t     *s, *found, key;
+    ngx_http_kedge_route_list_t  *sub;
+
+    list->nsegments = 0;
+
+    if (list->nelts < NGX_HTTP_KEDGE_INDEX_MIN) {
+        return NGX_OK;
+    }
+
+    if (ngx_array_init(&segments, cf->temp_pool, 16,
+                       sizeof(ngx_http_kedge_segment_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    nother = 0;
+
+    for (i = 0; i < list->nelts; i++) {
+        route = list->elts[i];
+        glob = route->globs.elts;
+
+        indexed = (route->globs.nelts > 0);
+
+        for (j = 0; j < route->globs.nelts; j++) {
+            if (ngx_http_kedge_glob_segment(&glob[j], &seg) != NGX_OK) {
+                indexed = 0;
+                break;
+            }
+        }
+
+        if (!indexed) {
+            nother++;
+            continue;
+        }
+
+        for (j = 0; j < route->globs.nelts; j++) {
+            (void) ngx_http_kedge_glob_segment(&glob[j], &seg);
+
+            s = ngx_array_push(&segments);
+            if (s == NULL) {
+                return NGX_ERROR;
+            }
+
+            s->name = seg;
+            s->routes = NULL;
+            s->count = 1;
+        }
+    }
+
+    if (segments.nelts == 0) {
+        return NGX_OK;
+    }
+
+    /* the distinct segments, sorted */
+
+    s = segments.elts;
+
+    ngx_qsort(s, segments.nelts, sizeof(ngx_http_kedge_segment_t),
+              ngx_http_kedge_cmp_segments);
+
+    /* "count": how many globs give that segment, its routes at most */
+
+    for (i = 1, n = 1; i < segments.nelts; i++) {
+        if (ngx_http_kedge_cmp_segments(&s[n - 1], &s[i]) != 0) {
+            s[n++] = s[i];
+
+        } else {
+            s[n - 1].count++;
+        }
+    }
+
+    if (segments.nelts + n * nother > NGX_HTTP_KEDGE_INDEX_MAX) {
+        /* too many routes that every segment would list: walk instead */
+        return NGX_OK;
+    }
+
+    list->segments = ngx_palloc(cf->pool, n * sizeof(ngx_http_kedge_segment_t));
+    list->unindexed = ngx_palloc(cf->pool, sizeof(ngx_http_kedge_route_list_t));
+    sub = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_kedge_route_list_t));
+
+    if (list->segments == NULL || list->unindexed == NULL || sub == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(list->segments, s, n * sizeof(ngx_http_kedge_segment_t));
+    list->nsegments = n;
+
+    ngx_memzero(list->unindexed, sizeof(ngx_http_kedge_route_list_t));
+
+    list->unindexed->elts = ngx_palloc(cf->pool, (nother + 1)
+                                          * sizeof(ngx_http_kedge_route_t *));
+    if (list->unindexed->elts == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (k = 0; k < n; k++) {
+        list->segments[k].routes = &sub[k];
+        sub[k].elts = ngx_palloc(cf->pool, (list->segments[k].count + nother)
+                                           * sizeof(ngx_http_kedge_route_t *));
+        if (sub[k].elts == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /*
+     * in list order: an unindexed route goes to every list, an indexed
+     * one to the lists of its segments (once, however many globs)
+     */
+
+    for (i = 0; i < list->nelts; i++) {
+        route = list->elts[i];
+        glob = route->globs.elts;
+
+        indexed = (route->globs.nelts > 0);
+
+        for (j = 0; j < route->globs.nelts; j++) {
+            if (ngx_http_kedge_glob_segment(&glob[j], &seg) != NGX_OK) {
+                indexed = 0;
+                break;
+            }
+        }
+
+        if (!indexed) {
+            list->unindexed->elts[list->unindexed->nelts++] = route;
+
+            for (k = 0; k < n; k++) {
+                sub[k].elts[sub[k].nelts++] = route;
+            }
+
+            continue;
+        }
+
+        for (j = 0; j < route->globs.nelts; j++) {
+            (void) ngx_http_kedge_glob_segment(&glob[j], &seg);
+
+            key.name = seg;
+
+            found = bsearch(&key, list->segments, n,
+                            sizeof(ngx_http_kedge_segment_t),
+                            ngx_http_kedge_cmp_segments);
+
+            /* the same segment from an earlier glob of this route */
+
+            if (found->routes->nelts
+                && found->routes->elts[found->routes->nelts - 1] == route)
+            {
+                continue;
+            }
+
+            found->routes->elts[found->routes->nelts++] = route;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the routes of a list that can match a request with this path/method */
+
+static ngx_http_kedge_route_list_t *
+ngx_http_kedge_route_list_segment(ngx_http_kedge_route_list_t *list,
+    u_char *data, size_t len)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 lo, hi, mid;
+    ngx_http_kedge_segment_t  *s;
+
+    len = ngx_http_kedge_segment_len(data, len);
+
+    s = list->segments;
+    lo = 0;
+    hi = list->nsegments;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        rc = ngx_memn2cmp(data, s[mid].name.data, len, s[mid].name.len);
+
+        if (rc == 0) {
+            return s[mid].routes;
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return list->unindexed;
 }
 
 
@@ -690,6 +977,21 @@ ngx_http_kedge_route_find(ngx_http_request_t *r,
 
     if (list == NULL) {
         list = &table->any_host;
+    }
+
+    if (list->nsegments) {
+        if (!req->grpc) {
+            list = ngx_http_kedge_route_list_segment(list, r->uri.data,
+                                                     r->uri.len);
+
+        } else if (r->uri.len >= 2) {
+            list = ngx_http_kedge_route_list_segment(list, r->uri.data + 1,
+                                                     r->uri.len - 1);
+
+        } else {
+            /* no method: only routes without a service glob can match */
+            list = list->unindexed;
+        }
     }
 
     for (i = 0; i < list->nelts; i++) {
