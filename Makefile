@@ -6,7 +6,7 @@ MODULE_DIR ?= /usr/lib/nginx/modules
 CONF_DIR   ?= /usr/share/nginx/modules-available
 ENABLE_DIR ?= /etc/nginx/modules-enabled
 
-.PHONY: all module install uninstall test test-asan asan style demo clean
+.PHONY: all module install uninstall test test-asan asan style demo bench bench-quick clean
 
 all: module
 
@@ -41,6 +41,12 @@ style:
 
 demo:
 	scripts/demo.sh
+
+bench:
+	bench/run.sh
+
+bench-quick:
+	bench/run.sh --quick
 
 clean:
 	rm -rf build t/servroot

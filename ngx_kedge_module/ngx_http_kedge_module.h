@@ -156,11 +156,33 @@ typedef struct {
 } ngx_http_kedge_route_t;
 
 
-/* the routes that can match one host, in configuration order */
+typedef struct ngx_http_kedge_route_list_s  ngx_http_kedge_route_list_t;
+
+
+/* the routes of a list that can match one first path segment */
 typedef struct {
+    ngx_str_t                       name;
+    ngx_http_kedge_route_list_t    *routes;
+    ngx_uint_t                      count;         /* at configuration */
+} ngx_http_kedge_segment_t;
+
+
+/*
+ * The routes that can match one host, in configuration order.  A long
+ * list is also indexed by the first segment of the path ("/api" of
+ * "/api/v1/users"; for gRPC the service of "pkg.Service/Method"): the
+ * routes that can match a request with that segment, in the same order,
+ * are found by a binary search, so the walk does not grow with the
+ * routes of other paths.
+ */
+struct ngx_http_kedge_route_list_s {
     ngx_uint_t                      nelts;
     ngx_http_kedge_route_t        **elts;
-} ngx_http_kedge_route_list_t;
+
+    ngx_uint_t                      nsegments;     /* 0: not indexed */
+    ngx_http_kedge_segment_t       *segments;      /* sorted by name */
+    ngx_http_kedge_route_list_t    *unindexed;     /* any other segment */
+};
 
 
 /* a port, or an inclusive range of ports, an adhoc rule allows */

@@ -490,3 +490,49 @@ alpha /if host=i.example.com
 Host: l.example.com
 --- error_code eval
 [200, 403]
+
+
+
+=== TEST 31: a long route list is indexed by the first path segment; first match still wins
+# routes 1-12 are indexed ("/x", "/api", "/exact", "/y" and "/api",
+# "/fN"), route 2 ("/api" and a star, which also matches "/apis") and
+# route 13 (no path) can match any segment: each request must get the
+# first route that matches in configuration order
+--- http_config eval
+"    kedge_http_route backend=alpha path=/x/*;\n"
+. "    kedge_http_route backend=beta path=/api*;\n"
+. "    kedge_http_route backend=gamma path=/api/v1/*;\n"
+. "    kedge_http_route backend=gamma path=/exact;\n"
+. "    kedge_http_route backend=gamma path=/y/* path=/api/*;\n"
+. (CORE::join "", map { "    kedge_http_route backend=alpha path=/f$_/*;\n" } 1 .. 7)
+. "    kedge_http_route backend=gamma;\n"
+--- config
+    location / {
+        kedge_pass;
+        add_header X-Route $kedge_route always;
+    }
+--- request eval
+["GET /api/v1/users", "GET /apis", "GET /x/1", "GET /exact", "GET /exact/more",
+ "GET /y/q", "GET /nothing", "GET /f7/z", "GET /f7", "GET /", "GET /x"]
+--- more_headers
+Host: idx.example.com
+--- response_headers eval
+["X-Route: http:2", "X-Route: http:2", "X-Route: http:1", "X-Route: http:4",
+ "X-Route: http:13", "X-Route: http:5", "X-Route: http:13", "X-Route: http:12",
+ "X-Route: http:13", "X-Route: http:13", "X-Route: http:13"]
+
+
+
+=== TEST 32: an indexed list of one host, and no route for a segment nobody routes
+--- http_config eval
+(CORE::join "", map { "    kedge_http_route backend=alpha host=seg.example.com path=/s$_/*;\n" } 1 .. 20)
+. "    kedge_http_route backend=beta host=seg.example.com path=/last/x;\n"
+--- request eval
+["GET /s1/a", "GET /s20/b", "GET /last/x", "GET /last/y", "GET /none/x"]
+--- more_headers
+Host: seg.example.com
+--- error_code eval
+[200, 200, 200, 502, 502]
+--- response_body_like eval
+["^alpha /s1/a ", "^alpha /s20/b ", "^beta /last/x ",
+ "^unknown route to service\$", "^unknown route to service\$"]

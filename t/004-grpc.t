@@ -341,3 +341,22 @@ grpc-status: 14
 x-kedge-error-type: no-connection-to-all-resolved-addresses
 x-kedge-error: no connection to all resolved addresses
 x-kedge-request-id: HEX32
+
+
+
+=== TEST 21: a long gRPC route list; first match still wins
+# route 1 ("kedge.*" prefix) is not indexed and comes first for
+# kedge.test.Other, route 2 (exact) and the fillers are indexed by service
+--- http_config eval
+"    kedge_grpc_route backend=gb service=kedge.test.Echo/Unary;\n"
+. "    kedge_grpc_route backend=ga service=kedge.test.O*;\n"
+. (CORE::join "", map { "    kedge_grpc_route backend=gb service=com.example.S$_/*;\n" } 1 .. 8)
+. "    kedge_grpc_route backend=gb service=kedge.test.Other/*;\n"
+--- exec
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority x.example.com --method Unary
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority x.example.com --method OtherPing
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority x.example.com --method ServerStream --count 1
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority x.example.com --method /com.example.S8/Call
+--- response_body_like chomp
+^status=OK backend=grpc-b .*\nstatus=OK backend=grpc-a .*\nstatus=UNIMPLEMENTED code=12 message=unknown route to service\nstatus=UNIMPLEMENTED code=12 message=Method not found!$
+

@@ -1,0 +1,1561 @@
+#!/usr/bin/python3
+"""The benchmark of ngx_kedge_module against plain NGINX, an ingress-nginx
+style Lua balancer and HAProxy.  Run it through bench/run.sh, which
+installs and builds what it needs first.
+
+    bench/run.sh [--quick] [--groups G,...] [--rounds N] [--duration S]
+
+Every contender runs on loopback side by side with the others, one worker
+(or thread) pinned to the proxy core; the load generator, the backends and
+the Kubernetes API fixture share the other core.  Within a group of
+scenarios the rounds are interleaved (each round runs every measurement of
+the group once, in a shuffled order) and the medians are reported.  The
+results, ratios against the baseline measured in the same run, raw figures,
+the machine and the date go to bench/RESULTS.md.  See bench/README.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+WORK = os.path.join(REPO, "build", "bench")
+CERTS = os.path.join(REPO, "build", "certs")
+
+CPU_PROXY = "0"       # the proxy under test
+CPU_LOAD = "1"        # load generator, backends, API fixture
+
+CONTENDERS = ["nginx", "lua", "haproxy", "kedge"]
+BASELINE = "nginx"
+LABEL = {
+    "nginx": "plain NGINX (baseline)",
+    "lua": "NGINX + balancer_by_lua",
+    "haproxy": "HAProxy",
+    "kedge": "ngx_kedge_module",
+}
+
+# ports (all 127.0.0.0/8): contenders 18000-18299, backends 18400-18699,
+# the Kubernetes API fixture 18900-18901
+STUB_PORT = 18400
+HTTP_EPS = [("127.0.0.1", p) for p in range(18401, 18411)]
+GRPC_EPS = [("127.0.0.1", p) for p in range(18411, 18421)]
+MANY_PORTS = range(18500, 18600)            # x 127.0.1.1-100: 10 000
+PROP_EPS = [("127.0.2.%d" % i, 18600) for i in range(1, 21)]
+K8S_PORT, K8S_CONTROL = 18900, 18901
+
+HOST = "bench.demo.local"
+GRPC_PATH = "/kedge.test.Echo/Unary"
+
+# --------------------------------------------------------------------------
+# the scenario list.  "group": scenarios measured in interleaved rounds on
+# instances started together; "pending": listed in RESULTS.md, not run.
+
+SCENARIOS = [
+    # group "proxy": one instance per contender, 10 static endpoints
+    {"name": "http1", "group": "proxy", "title": "HTTP/1.1 keepalive (wrk), routed by host, no auth"},
+    {"name": "h2", "group": "proxy", "title": "HTTP/2 h2c (h2load) to HTTP/1.1 backends"},
+    {"name": "grpc", "group": "proxy", "title": "gRPC unary h2c (h2load) to gRPC backends"},
+    {"name": "mtls", "group": "proxy", "title": "HTTP/1.1 over TLS with client certificates, keepalive (wrk)"},
+    # group "routes": ngx_kedge_module only, against its own 1-route figure
+    {"name": "routes", "group": "routes", "title": "1 / 100 / 1000 routes, match first, last, none"},
+    # group "endpoints": every contender, 10 / 1000 / 10 000 endpoints
+    {"name": "endpoints", "group": "endpoints", "title": "10 / 1000 / 10 000 endpoints (kedge: k8s= EndpointSlices)"},
+    {"name": "churn", "group": "endpoints", "title": "endpoint churn 1/s and 10/s on 10 000 endpoints"},
+    {"name": "propagation", "group": "propagation", "title": "API change to first request served by the new endpoint"},
+    {"name": "callgrind", "group": "callgrind", "title": "instructions per request (callgrind)"},
+    # PENDING: the authorization work (issue 4) is being written; these
+    # three go here, in a group "jwt", when it lands: a kedge instance
+    # with bearer/OIDC auth, wrk with an Authorization header.
+    {"name": "jwt-warm", "group": "jwt", "pending": True, "title": "JWT auth, token cached (warm cache)"},
+    {"name": "jwt-cold", "group": "jwt", "pending": True, "title": "JWT auth, every token verified (cold verify)"},
+    {"name": "jwt-invalid", "group": "jwt", "pending": True, "title": "JWT auth, invalid token (401)"},
+]
+
+GROUPS = ["proxy", "routes", "endpoints", "propagation", "callgrind"]
+
+
+def log(*args):
+    print("bench:", *args, file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def http_get(url, timeout=5, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def wait_port(port, host="127.0.0.1", timeout=30):
+    import socket
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on %s:%d" % (host, port))
+
+
+def fill(template, **values):
+    text = open(os.path.join(BENCH, "conf", template)).read()
+    for k, v in values.items():
+        text = text.replace("@%s@" % k, str(v))
+    left = re.findall(r"@[A-Z0-9_]+@", text)
+    if left:
+        raise RuntimeError("%s: unfilled %s" % (template, left))
+    return text
+
+
+def many_endpoints(n):
+    """n endpoints of the many-endpoint set: 127.0.1.1-100 x 18500-18599,
+    port by port (an EndpointSlice carries one port)."""
+    eps = []
+    for port in MANY_PORTS:
+        for a in range(1, 101):
+            eps.append(("127.0.1.%d" % a, port))
+            if len(eps) == n:
+                return eps
+    return eps
+
+
+# --------------------------------------------------------------------------
+# processes
+
+class Proc:
+    """A server pinned to a core: nginx (master + 1 worker) or HAProxy."""
+
+    def __init__(self, name, kind, conf, cpu=CPU_PROXY, ports=None):
+        self.name, self.kind, self.cpu = name, kind, cpu
+        self.prefix = os.path.join(WORK, "run", name)
+        self.ports = ports or {}
+        os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
+        os.makedirs(os.path.join(self.prefix, "conf"), exist_ok=True)
+        self.conf = os.path.join(self.prefix, "conf",
+                                 "haproxy.cfg" if kind == "haproxy" else "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.pidfile = os.path.join(self.prefix, "logs",
+                                    "haproxy.pid" if kind == "haproxy" else "nginx.pid")
+
+    def start(self):
+        self._workers = None
+        if os.path.exists(self.pidfile):
+            os.unlink(self.pidfile)
+        if self.kind == "haproxy":
+            cmd = ["haproxy", "-D", "-f", self.conf, "-p", self.pidfile]
+        else:
+            cmd = ["/usr/sbin/nginx", "-p", self.prefix + "/", "-c", self.conf,
+                   "-e", os.path.join(self.prefix, "logs", "error.log")]
+        r = subprocess.run(["taskset", "-c", self.cpu] + cmd,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("%s failed to start: %s%s" % (self.name, r.stdout, r.stderr))
+        for _ in range(100):
+            if os.path.exists(self.pidfile) and open(self.pidfile).read().strip():
+                break
+            time.sleep(0.05)
+        self.pid = int(open(self.pidfile).read().split()[0])
+        for p in self.ports.values():
+            wait_port(p)
+
+    def workers(self):
+        """The pids doing the work: nginx's workers, HAProxy itself."""
+        if self.kind == "haproxy":
+            return [self.pid]
+        if not getattr(self, "_workers", None):
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pid)],
+                                 capture_output=True, text=True).stdout
+            self._workers = [int(x) for x in out.split()]
+        return self._workers
+
+    def cpu_ticks(self):
+        t = 0
+        for pid in self.workers():
+            try:
+                f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+                t += int(f[11]) + int(f[12])
+            except OSError:
+                pass
+        return t
+
+    def stop(self):
+        try:
+            os.kill(self.pid, signal.SIGTERM if self.kind == "haproxy" else signal.SIGQUIT)
+        except (OSError, AttributeError):
+            return
+        for _ in range(200):
+            try:
+                os.kill(self.pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+
+    def error_log(self):
+        p = os.path.join(self.prefix, "logs", "error.log")
+        return open(p).read() if os.path.exists(p) else ""
+
+
+# --------------------------------------------------------------------------
+# configurations
+
+COMMON_MAIN = """worker_processes 1;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+
+events {
+    worker_connections 19000;
+}"""
+
+COMMON_HTTP = """    access_log off;
+    server_tokens off;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;"""
+
+
+def listens(p):
+    return "\n".join([
+        "        listen 127.0.0.1:%d;" % p["h1"],
+        "        listen 127.0.0.1:%d http2;" % p["h2c"],
+        "        listen 127.0.0.1:%d ssl;" % p["tls"],
+        "        ssl_certificate %s/server.crt;" % CERTS,
+        "        ssl_certificate_key %s/server.key;" % CERTS,
+        "        ssl_client_certificate %s/clients-ca.crt;" % CERTS,
+        "        ssl_verify_client on;",
+        "        ssl_verify_depth 2;",
+    ])
+
+
+def ports_at(base):
+    return {"h1": base, "h2c": base + 1, "tls": base + 2, "grpc": base + 3,
+            "ops": base + 4}
+
+
+def addr(ep):
+    return "%s:%d" % ep
+
+
+def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
+                   kedge_backends=None, kedge_routes=None, k8s=False,
+                   callgrind=False):
+    p = ports_at(base)
+    common_main = COMMON_MAIN
+    if callgrind:
+        common_main = "master_process off;\ndaemon off;\n" + COMMON_MAIN
+    if kind == "haproxy":
+        conf = fill("haproxy.cfg", H1_PORT=p["h1"], H2C_PORT=p["h2c"],
+                    TLS_PORT=p["tls"], GRPC_PORT=p["grpc"], WORK=WORK,
+                    CERTS=CERTS,
+                    WEB_SERVERS="\n".join("    server w%d %s" % (i, addr(e))
+                                          for i, e in enumerate(web_eps)),
+                    GRPC_SERVERS="\n".join("    server g%d %s proto h2" % (i, addr(e))
+                                           for i, e in enumerate(grpc_eps)))
+        ports = {k: v for k, v in p.items() if k != "ops"}
+        return Proc(name, "haproxy", conf, ports=ports)
+
+    if kind == "nginx":
+        conf = fill("nginx-plain.conf", COMMON_MAIN=common_main,
+                    COMMON_HTTP=COMMON_HTTP, LISTENS=listens(p),
+                    GRPC_PORT=p["grpc"], KEEPALIVE=keepalive,
+                    WEB_SERVERS="\n".join("        server %s;" % addr(e) for e in web_eps),
+                    GRPC_SERVERS="\n".join("        server %s;" % addr(e) for e in grpc_eps))
+        ports = {k: v for k, v in p.items() if k != "ops"}
+
+    elif kind == "lua":
+        files = {}
+        for what, eps in (("web", web_eps), ("echo", grpc_eps)):
+            files[what] = os.path.join(WORK, "run", "%s-%s.endpoints" % (name, what))
+            os.makedirs(os.path.dirname(files[what]), exist_ok=True)
+            with open(files[what], "w") as f:
+                f.write("".join(addr(e) + "\n" for e in eps))
+        conf = fill("nginx-lua.conf", COMMON_MAIN=common_main,
+                    COMMON_HTTP=COMMON_HTTP, LISTENS=listens(p),
+                    GRPC_PORT=p["grpc"], KEEPALIVE=keepalive, BENCH=BENCH,
+                    WEB_FILE=files["web"], GRPC_FILE=files["echo"])
+        ports = {k: v for k, v in p.items() if k != "ops"}
+
+    else:
+        p["grpc"] = p["h2c"]        # one listener for HTTP/2 and gRPC
+        if kedge_backends is None:
+            kedge_backends = [
+                "kedge_backend web endpoints=%s protocol=http;"
+                % ",".join(addr(e) for e in web_eps),
+                "kedge_backend echo endpoints=%s protocol=grpc;"
+                % ",".join(addr(e) for e in grpc_eps)]
+        if kedge_routes is None:
+            kedge_routes = [
+                "kedge_http_route backend=web host=%s;" % HOST,
+                "kedge_grpc_route backend=echo service=kedge.test.Echo/*;"]
+        kube = ""
+        if k8s:
+            kube = ("    kedge_kubernetes https://127.0.0.1:%d token_file=%s/token "
+                    "ca_file=%s/ca.crt max_size=64m;" % (K8S_PORT, WORK, CERTS))
+        conf = fill("nginx-kedge.conf", MODULE=MODULE, COMMON_MAIN=common_main,
+                    COMMON_HTTP=COMMON_HTTP, LISTENS=listens(p),
+                    OPS_PORT=p["ops"], KEEPALIVE=keepalive, KUBERNETES=kube,
+                    BACKENDS="\n".join("    " + b for b in kedge_backends),
+                    ROUTES="\n".join("    " + r for r in kedge_routes))
+        ports = p
+
+    proc = Proc(name, "nginx", conf, ports=ports)
+    proc.p = p
+    return proc
+
+
+MANY_SPLIT = 4
+MANY_STUB_PORTS = [18421 + i for i in range(MANY_SPLIT)]
+
+
+def make_backends():
+    """The backends: one nginx for the 10 endpoints of most scenarios, gRPC
+    and propagation, and four for the 10 000 of the endpoint scenarios (a
+    process has at most as many descriptors as the hard limit allows, and
+    every contender keeps a connection warm to each endpoint)."""
+    def listen_lines(eps, extra=""):
+        return "\n".join("        listen %s%s;" % (addr(e), extra) for e in eps)
+
+    procs = [Proc("backends", "nginx",
+                  fill("backends.conf", STUB_PORT=STUB_PORT,
+                       HTTP_LISTENS=listen_lines(HTTP_EPS),
+                       PROP_LISTENS=listen_lines(PROP_EPS),
+                       GRPC_LISTENS=listen_lines(GRPC_EPS, " http2")),
+                  cpu=CPU_LOAD, ports={"stub": STUB_PORT})]
+    many = many_endpoints(10000)
+    per = 100 // MANY_SPLIT
+    for i in range(MANY_SPLIT):
+        eps = [e for e in many if (int(e[0].rsplit(".", 1)[1]) - 1) // per == i]
+        procs.append(Proc("backends-many-%d" % i, "nginx",
+                          fill("backends-many.conf", STUB_PORT=MANY_STUB_PORTS[i],
+                               HTTP_LISTENS=listen_lines(eps)),
+                          cpu=CPU_LOAD, ports={"stub": MANY_STUB_PORTS[i]}))
+    return procs
+
+
+def stub():
+    """accepted connections and requests, summed over every backend"""
+    accepts = requests = 0
+    for port in [STUB_PORT] + MANY_STUB_PORTS:
+        _, body = http_get("http://127.0.0.1:%d/stub" % port)
+        m = re.search(rb"\s(\d+)\s+(\d+)\s+(\d+)\s", body)
+        accepts += int(m.group(1))
+        requests += int(m.group(3))
+    return accepts, requests
+
+
+# --------------------------------------------------------------------------
+# load generators (pinned to the load core)
+
+def cpu_times():
+    """busy and total jiffies of each core"""
+    out = {}
+    for line in open("/proc/stat"):
+        if line.startswith("cpu") and line[3].isdigit():
+            f = line.split()
+            v = [int(x) for x in f[1:]]
+            idle = v[3] + v[4]
+            out[f[0][3:]] = (sum(v) - idle, sum(v))
+    return out
+
+
+def parse_dur(s):
+    m = re.match(r"([\d.]+)(us|ms|s|m)", s)
+    v = float(m.group(1))
+    return v * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
+
+
+def wrk(url, duration, conns, host=HOST, env=None, threads=1, expect=200):
+    cmd = ["taskset", "-c", CPU_LOAD, "wrk", "-t%d" % threads, "-c%d" % conns,
+           "-d%ds" % duration, "--latency", "--timeout", "5s",
+           "-H", "Host: %s" % host, url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
+    r = {"tool": "wrk"}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise RuntimeError("wrk said: " + out)
+    r["rps"] = float(m.group(1))
+    r["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    for pct in ("50", "99"):
+        m = re.search(r"\s%s%%\s+([\d.]+\w+)" % pct, out)
+        r["p" + pct] = parse_dur(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    non2xx = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    sock = sum(int(x) for x in m.groups()) if m else 0
+    r["non2xx"] = non2xx
+    if expect == 200:
+        r["errors"] = non2xx + sock
+        r["ok"] = r["requests"] - non2xx
+    else:
+        # kedge's own answer (no route: 502) is the expected one here
+        r["errors"] = sock + (r["requests"] - non2xx)
+        r["ok"] = non2xx
+    r["concurrency"] = conns
+    return r
+
+
+def h2load(url, duration, clients, streams, host=HOST, grpc=False):
+    cmd = ["taskset", "-c", CPU_LOAD, "h2load", "-t1", "-c%d" % clients,
+           "-m%d" % streams, "-D%d" % duration, "-H", ":authority: %s" % host]
+    if grpc:
+        cmd += ["-d", os.path.join(WORK, "grpc-request.bin"),
+                "-H", "content-type: application/grpc", "-H", "te: trailers"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
+    r = {"tool": "h2load"}
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    if not m:
+        raise RuntimeError("h2load said: " + out)
+    r["rps"] = float(m.group(1))
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    total, started, done, ok, failed, errored, tmo = (int(x) for x in m.groups())
+    r["requests"] = done
+    r["ok"] = ok
+    r["errors"] = failed + errored + tmo
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    r["non2xx"] = sum(int(x) for x in m.groups()[1:])
+    m = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    r["mean"] = parse_dur(m.group(3)) if m else None
+    r["p50"] = r["p99"] = None
+    r["concurrency"] = clients * streams
+    return r
+
+
+OURS = []          # every server we started (Proc or Popen), for ours_ticks()
+
+
+def ours_ticks():
+    """CPU ticks of everything this run started, finished children included"""
+    t = 0
+    for p in OURS:
+        pids = p.workers() + [p.pid] if isinstance(p, Proc) else [p.pid]
+        for pid in set(pids):
+            try:
+                f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+                t += int(f[11]) + int(f[12])
+            except OSError:
+                pass
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return t + (ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(limit=30):
+    """Wait (up to limit s) until neither core is busier than 10 % with
+    anything: another job on the machine skews every figure."""
+    end = time.time() + limit
+    while True:
+        c0 = cpu_times()
+        time.sleep(0.2)
+        c1 = cpu_times()
+        busy = max((c1[k][0] - c0[k][0]) / max(1, c1[k][1] - c0[k][1]) for k in c1)
+        if busy < 0.10:
+            return True
+        if time.time() > end:
+            return False
+
+
+def measure(proc, fn, *args, **kw):
+    """One measurement: the load, and around it what the backends accepted
+    and served, what the proxy and the two cores spent, and how much CPU
+    went to processes that are not ours (another job on the machine)."""
+    quiet = wait_quiet()
+    a0, q0 = stub()
+    t0, c0, w0, o0 = proc.cpu_ticks(), cpu_times(), time.time(), ours_ticks()
+    r = fn(*args, **kw)
+    t1, c1, w1, o1 = proc.cpu_ticks(), cpu_times(), time.time(), ours_ticks()
+    a1, q1 = stub()
+    hz = os.sysconf("SC_CLK_TCK")
+    all_busy = sum(c1[k][0] - c0[k][0] for k in c1)
+    all_total = sum(c1[k][1] - c0[k][1] for k in c1)
+    r["foreign_cpu"] = max(0.0, (all_busy - (o1 - o0)) / all_total) if all_total else 0
+    r["quiet_start"] = quiet
+    nstub = 1 + MANY_SPLIT                  # the second stub calls' own
+    r["new_conns"] = a1 - a0 - nstub
+    r["backend_requests"] = q1 - q0 - nstub
+    r["proxy_cpu"] = (t1 - t0) / hz / (w1 - w0)
+    r["cpu_us_per_req"] = ((t1 - t0) / hz * 1e6 / r["ok"]) if r["ok"] else None
+    for core in (CPU_PROXY, CPU_LOAD):
+        busy = c1[core][0] - c0[core][0]
+        total = c1[core][1] - c0[core][1]
+        r["core%s_busy" % core] = busy / total if total else None
+    return r
+
+
+# --------------------------------------------------------------------------
+# the Kubernetes API fixture
+
+class Fixture:
+    def __init__(self):
+        self.proc = None
+
+    def start(self):
+        with open(os.path.join(WORK, "token"), "w") as f:
+            f.write("bench-token\n")
+        cmd = ["taskset", "-c", CPU_LOAD, "/usr/bin/python3",
+               os.path.join(REPO, "t/fixtures/k8s/apiserver.py"),
+               "--listen", "127.0.0.1:%d" % K8S_PORT,
+               "--control", "127.0.0.1:%d" % K8S_CONTROL,
+               "--cert", CERTS + "/server.crt", "--key", CERTS + "/server.key",
+               "--token-file", os.path.join(WORK, "token"),
+               "--proto-cache", os.path.join(WORK, "proto-cache")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            raise RuntimeError("API fixture: " + line)
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body or {}).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (K8S_CONTROL, path),
+                                     data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def put_slice(self, name, service, addresses, port, ready=None):
+        eps = []
+        for i, a in enumerate(addresses):
+            e = {"addresses": [a]}
+            if ready is not None:
+                e["conditions"] = {"ready": bool(ready[i])}
+            eps.append(e)
+        return self.call("PUT", "/endpointslices/default/%s" % name,
+                         {"service": service, "endpoints": eps,
+                          "ports": [{"name": "http", "port": port}]})
+
+    def put_service(self, service, n):
+        """n endpoints of the many-endpoint set, one slice per port (100
+        addresses each, Kubernetes' default slice size)"""
+        eps = many_endpoints(n)
+        by_port = {}
+        for a, p in eps:
+            by_port.setdefault(p, []).append(a)
+        for p, addrs in by_port.items():
+            self.put_slice("%s-p%d" % (service, p), service, addrs, p)
+        return by_port
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def wait_kedge(proc, backends, timeout=60):
+    """kedge_ready, and each k8s backend with the endpoints expected"""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            st, _ = http_get("http://127.0.0.1:%d/_ready" % proc.p["ops"])
+        except Exception:
+            st = 0
+        log_text = proc.error_log()
+        if st == 200 and all(
+                re.search(r'backend "%s" has %d endpoints' % (b, n), log_text)
+                for b, n in backends.items()):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("%s: backends %s not synced:\n%s"
+                       % (proc.name, backends, proc.error_log()[-2000:]))
+
+
+# --------------------------------------------------------------------------
+# checks before measuring: every contender answers right
+
+def check_http(proc, port_key="h1", host=HOST, path="/", expect=200):
+    url = "http://127.0.0.1:%d%s" % (proc.ports[port_key], path)
+    try:
+        st, body = http_get(url, headers={"Host": host})
+    except urllib.error.HTTPError as e:
+        st, body = e.code, e.read()
+    if st != expect or (expect == 200 and not body.startswith(b"backend ")):
+        raise RuntimeError("%s: %s answered %d %r" % (proc.name, url, st, body[:100]))
+
+
+def check_h2(proc):
+    out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-H", "Host: " + HOST,
+                          "-w", " %{http_version}",
+                          "http://127.0.0.1:%d/" % proc.ports["h2c"]],
+                         capture_output=True, text=True).stdout
+    if not (out.startswith("backend ") and out.endswith(" 2")):
+        raise RuntimeError("%s: HTTP/2 check: %r" % (proc.name, out))
+
+
+def check_grpc(proc):
+    out = subprocess.run(
+        ["/usr/bin/python3", os.path.join(REPO, "t/peers/grpc_client.py"),
+         "--target", "127.0.0.1:%d" % proc.ports["grpc"], "--authority", HOST,
+         "--method", "Unary", "--message", "hello"],
+        capture_output=True, text=True).stdout
+    if not out.startswith("status=OK backend=bench"):
+        raise RuntimeError("%s: gRPC check: %s" % (proc.name, out))
+
+
+def check_mtls(proc):
+    base = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+            "--cacert", CERTS + "/ca.crt", "--resolve",
+            "%s:%d:127.0.0.1" % (HOST, proc.ports["tls"]),
+            "https://%s:%d/" % (HOST, proc.ports["tls"])]
+    good = subprocess.run(base + ["--cert", CERTS + "/client-chain.crt",
+                                  "--key", CERTS + "/client.key"],
+                          capture_output=True, text=True).stdout
+    bad = subprocess.run(base, capture_output=True, text=True).stdout
+    if good != "200" or bad == "200":
+        raise RuntimeError("%s: client certificates: with %s, without %s"
+                           % (proc.name, good, bad))
+
+
+# --------------------------------------------------------------------------
+# the groups
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.results = []       # one dict per measured run
+        self.extra = {}         # propagation, callgrind
+        self.group_times = {}   # group -> [start, end] (UTC)
+        self.merged = []        # groups kept from an earlier run (--merge)
+        self.failed = {}        # group -> why it did not complete
+        self.procs = []
+
+    def record(self, group, scenario, variant, contender, rnd, r):
+        r.update(group=group, scenario=scenario, variant=variant,
+                 contender=contender, round=rnd)
+        self.results.append(r)
+        flag = ""
+        if r["new_conns"] > 2 * r["concurrency"] + 10:
+            flag += " NEW-UPSTREAM-CONNS"
+        if r["errors"]:
+            flag += " ERRORS"
+        if r["foreign_cpu"] > 0.05:
+            flag += " FOREIGN-CPU-%.0f%%" % (100 * r["foreign_cpu"])
+        log("  r%d %-9s %-22s %-8s %9.0f req/s  cpu %3.0f%%/%3.0f%%  new conns %d%s"
+            % (rnd, scenario, variant, contender, r["rps"],
+               100 * (r["core0_busy"] or 0), 100 * (r["core1_busy"] or 0),
+               r["new_conns"], flag))
+
+    def start(self, *procs):
+        for p in procs:
+            p.start()
+            self.procs.append(p)
+            OURS.append(p)
+
+    def stop_all(self):
+        for p in self.procs:
+            p.stop()
+            OURS.remove(p)
+        self.procs = []
+
+    def rounds(self, group, specs):
+        """specs: (scenario, variant, contender, proc, fn) with fn() doing
+        one measurement; a warm-up, then interleaved rounds."""
+        d = self.args.duration
+        log("%s: warm-up" % group)
+        for s in specs:
+            s[4](1 if self.args.quick else 2, warm=True)
+        for rnd in range(1, self.args.rounds + 1):
+            order = list(specs)
+            random.Random(rnd).shuffle(order)
+            for scenario, variant, contender, proc, fn in order:
+                # a measurement disturbed by another job on the machine
+                # (more than 10 % of the cores) is taken again, twice at most
+                for attempt in range(1 + self.args.retries):
+                    r = fn(d)
+                    if r["foreign_cpu"] <= 0.10:
+                        break
+                    if attempt < self.args.retries:
+                        log("  r%d %s %s %s: %.0f%% foreign CPU, again"
+                            % (rnd, scenario, variant, contender, 100 * r["foreign_cpu"]))
+                r["attempts"] = attempt + 1
+                self.record(group, scenario, variant, contender, rnd, r)
+
+    # --- group "proxy": http1, h2, grpc, mtls ------------------------------
+
+    def group_proxy(self):
+        procs = {}
+        for i, c in enumerate(CONTENDERS):
+            procs[c] = make_contender(c, "proxy-" + c, 18000 + 10 * i,
+                                      HTTP_EPS, GRPC_EPS, keepalive=512)
+        self.start(*procs.values())
+        for c, p in procs.items():
+            check_http(p)
+            check_h2(p)
+            check_grpc(p)
+            check_mtls(p)
+
+        env = dict(os.environ, LD_PRELOAD=os.path.join(WORK, "clientcert.so"),
+                   BENCH_CLIENT_CERT=CERTS + "/client-chain.crt",
+                   BENCH_CLIENT_KEY=CERTS + "/client.key")
+        specs = []
+        for c, p in procs.items():
+            def http1(d, warm=False, p=p):
+                return measure(p, wrk, "http://127.0.0.1:%d/" % p.ports["h1"], d, 64)
+
+            def h2(d, warm=False, p=p):
+                return measure(p, h2load, "http://127.0.0.1:%d/" % p.ports["h2c"],
+                               d, 8, 16)
+
+            def grpc(d, warm=False, p=p):
+                return measure(p, h2load, "http://127.0.0.1:%d%s"
+                               % (p.ports["grpc"], GRPC_PATH), d, 8, 16, grpc=True)
+
+            def mtls(d, warm=False, p=p):
+                return measure(p, wrk, "https://127.0.0.1:%d/" % p.ports["tls"],
+                               d, 64, env=env)
+
+            specs += [("http1", "10 endpoints", c, p, http1),
+                      ("h2", "10 endpoints", c, p, h2),
+                      ("grpc", "10 endpoints", c, p, grpc),
+                      ("mtls", "10 endpoints", c, p, mtls)]
+        self.rounds("proxy", specs)
+        self.stop_all()
+
+    # --- group "routes" -----------------------------------------------------
+
+    def group_routes(self):
+        layouts = [("1 route", 1, "hosts")]
+        for n in ((1000,) if self.args.quick else (100, 1000)):
+            layouts += [("%d routes by host" % n, n, "hosts"),
+                        ("%d routes by path" % n, n, "paths")]
+        specs = []
+        base = 18050
+        procs = []
+        for title, n, layout in layouts:
+            routes = []
+            for i in range(n):
+                if layout == "hosts":
+                    routes.append("kedge_http_route backend=web host=r%04d.%s;" % (i, HOST))
+                else:
+                    routes.append("kedge_http_route backend=web host=%s path=/r%04d/*;"
+                                  % (HOST, i))
+            routes.append("kedge_grpc_route backend=echo service=kedge.test.Echo/*;")
+            p = make_contender("kedge", "routes-%d-%s" % (n, layout), base,
+                               HTTP_EPS, GRPC_EPS, kedge_routes=routes)
+            base += 10
+            procs.append(p)
+            cases = [("first", 0), ("last", n - 1), ("none", None)]
+            if self.args.quick:
+                cases = [("last", n - 1)] + ([("none", None)] if layout == "paths" else [])
+            if n == 1:
+                cases = [("match", 0), ("none", None)]
+            for case, i in cases:
+                if layout == "hosts":
+                    host = ("r%04d.%s" % (i, HOST)) if i is not None else "none." + HOST
+                    path = "/"
+                else:
+                    host = HOST
+                    path = ("/r%04d/x" % i) if i is not None else "/none/x"
+
+                def fn(d, warm=False, p=p, host=host, path=path, case=case):
+                    return measure(p, wrk, "http://127.0.0.1:%d%s" % (p.ports["h1"], path),
+                                   d, 64, host=host, expect=502 if case == "none" else 200)
+                specs.append((p, host, path, case, fn, "%s, %s" % (title, case)))
+        self.start(*procs)
+        for p, host, path, case, fn, v in specs:
+            check_http(p, host=host, path=path, expect=502 if case == "none" else 200)
+        self.rounds("routes", [("routes", v, "kedge", p, fn)
+                               for p, host, path, case, fn, v in specs])
+        self.stop_all()
+
+    # --- group "endpoints" (+ churn) ---------------------------------------
+
+    def group_endpoints(self, fixture):
+        sizes = [10, 10000] if self.args.quick else [10, 1000, 10000]
+        procs, specs = [], []
+        base = 18100
+        slices = {}
+        for n in sizes:
+            slices[n] = fixture.put_service("eps%d" % n, n)
+        kedge10k = None
+        for n in sizes:
+            eps = many_endpoints(n)
+            keepalive = max(256, 2 * n)
+            for c in CONTENDERS:
+                if c == "kedge":
+                    p = make_contender(c, "eps%d-%s" % (n, c), base, eps, GRPC_EPS,
+                                       keepalive=keepalive, k8s=True,
+                                       kedge_backends=[
+                                           "kedge_backend web k8s=eps%d.default:http protocol=http;" % n,
+                                           "kedge_backend echo endpoints=%s protocol=grpc;"
+                                           % ",".join(addr(e) for e in GRPC_EPS)])
+                    if n == 10000:
+                        kedge10k = p
+                else:
+                    p = make_contender(c, "eps%d-%s" % (n, c), base, eps, GRPC_EPS,
+                                       keepalive=keepalive)
+                base += 10
+                procs.append(p)
+
+                def fn(d, warm=False, p=p):
+                    return measure(p, wrk, "http://127.0.0.1:%d/" % p.ports["h1"], d, 64)
+                specs.append(("endpoints", "%d endpoints" % n, c, p, fn))
+        self.start(*procs)
+        for p in procs:
+            if p.name.endswith("kedge"):
+                n = int(p.name[3:].split("-")[0])
+                wait_kedge(p, {"web": n})
+            check_http(p)
+
+        # churn: one endpoint of one slice made not ready, the previous one
+        # ready again, slice after slice, at 1/s or 10/s
+        state = {"k": 0}
+        ports = sorted(slices[10000])
+
+        def churner(rate, stop):
+            ready = {p: [True] * len(slices[10000][p]) for p in ports}
+            while not stop.wait(1.0 / rate):
+                k = state["k"]
+                state["k"] += 1
+                port = ports[k % len(ports)]
+                r = ready[port]
+                r[:] = [True] * len(r)
+                r[(k // len(ports)) % len(r)] = False
+                fixture.put_slice("eps10000-p%d" % port, "eps10000",
+                                  slices[10000][port], port, ready=r)
+                state["events"] = state.get("events", 0) + 1
+            for port in ports:     # everything ready again
+                if not all(ready[port]):
+                    fixture.put_slice("eps10000-p%d" % port, "eps10000",
+                                      slices[10000][port], port)
+
+        for rate in ((10,) if self.args.quick else (1, 10)):
+            def fn(d, warm=False, rate=rate, p=kedge10k):
+                stop = threading.Event()
+                state["events"] = 0
+                t = threading.Thread(target=churner, args=(rate, stop))
+                t.start()
+                try:
+                    r = measure(p, wrk, "http://127.0.0.1:%d/" % p.ports["h1"], d, 64)
+                finally:
+                    stop.set()
+                    t.join()
+                r["churn_events"] = state["events"]
+                return r
+            specs.append(("churn", "10000 endpoints, churn %d/s" % rate, "kedge",
+                          kedge10k, fn))
+        self.rounds("endpoints", specs)
+        self.stop_all()
+
+    # --- group "propagation" ------------------------------------------------
+
+    def group_propagation(self, fixture):
+        p = make_contender("kedge", "propagation", 18250, HTTP_EPS, GRPC_EPS,
+                           k8s=True, kedge_backends=[
+                               "kedge_backend web k8s=prop.default:http protocol=http;",
+                               "kedge_backend echo endpoints=%s protocol=grpc;"
+                               % ",".join(addr(e) for e in GRPC_EPS)],
+                           kedge_routes=["kedge_http_route backend=web host=%s;" % HOST])
+        fixture.put_slice("prop-a", "prop", [PROP_EPS[0][0]], PROP_EPS[0][1])
+        self.start(p)
+        wait_kedge(p, {"web": 1})
+        check_http(p)
+        plog = os.path.join(WORK, "run", "backends", "logs", "propagation.log")
+        samples = []
+        n = self.args.prop_samples
+        wrk_proc = subprocess.Popen(
+            ["taskset", "-c", CPU_LOAD, "wrk", "-t1", "-c16", "-d%ds" % (30 + n),
+             "-H", "Host: %s" % HOST, "http://127.0.0.1:%d/" % p.ports["h1"]],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1)
+            f = open(plog)
+            f.seek(0, 2)
+            rng = random.Random(42)
+            for k in range(1, n + 1):
+                a, port = PROP_EPS[k % len(PROP_EPS)]
+                want = "%s:%d" % (a, port)
+                t0 = time.time()
+                fixture.put_slice("prop-a", "prop", [a], port)
+                first = None
+                buf = ""
+                while first is None and time.time() < t0 + 5:
+                    chunk = f.read()
+                    if not chunk:
+                        time.sleep(0.0005)
+                        continue
+                    buf += chunk
+                    lines = buf.split("\n")
+                    buf = lines.pop()
+                    for line in lines:
+                        ts, who = line.split()
+                        if who == want and float(ts) >= t0 - 0.001:
+                            first = float(ts)
+                            break
+                if first is None:
+                    raise RuntimeError("propagation: %s never got traffic" % want)
+                samples.append(max(0.0, (first - t0) * 1000))
+                time.sleep(rng.uniform(0.1, 0.3))
+                f.seek(0, 2)
+        finally:
+            wrk_proc.terminate()
+            wrk_proc.wait()
+        samples.sort()
+        self.extra["propagation"] = {
+            "samples": len(samples), "p50": percentile(samples, 50),
+            "p99": percentile(samples, 99), "max": samples[-1], "min": samples[0]}
+        log("propagation: p50 %.1f ms p99 %.1f ms (%d samples)"
+            % (self.extra["propagation"]["p50"], self.extra["propagation"]["p99"], len(samples)))
+        self.stop_all()
+
+    # --- group "callgrind" --------------------------------------------------
+
+    def group_callgrind(self, fixture):
+        """Instructions per request, single process under callgrind: a
+        count, not a timing, so other load on the machine does not move it.
+        Variants: the proxy scenario (10 endpoints), 1000 routes by path
+        matching the last, and 10 000 endpoints (every one warm first)."""
+        import http.client
+        out = {}
+        n = self.args.callgrind_requests
+        variants = [("nginx", "10 endpoints"), ("kedge", "10 endpoints"),
+                    ("nginx", "h2"), ("kedge", "h2"), ("nginx", "grpc"), ("kedge", "grpc"),
+                    ("kedge", "1000 routes by host, last"),
+                    ("kedge", "1 route by path"), ("kedge", "1000 routes by path, last")]
+        if not self.args.quick:
+            variants += [("nginx", "10000 endpoints"), ("kedge", "10000 endpoints")]
+        base = 18260
+        for c, variant in variants:
+            path = "/"
+            host = HOST
+            kw = {}
+            eps = HTTP_EPS
+            warm = 200
+            if variant == "1 route by path":
+                kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r0000/*;"
+                                      % HOST]
+                path = "/r0000/x"
+            elif variant == "1000 routes by host, last":
+                kw["kedge_routes"] = ["kedge_http_route backend=web host=r%04d.%s;"
+                                      % (i, HOST) for i in range(1000)]
+                host = "r0999." + HOST
+            elif variant.startswith("1000 routes"):
+                kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r%04d/*;"
+                                      % (HOST, i) for i in range(1000)]
+                path = "/r0999/x"
+            elif variant.startswith("10000"):
+                eps = many_endpoints(10000)
+                kw["keepalive"] = 20000
+                warm = 10000 + 200             # every endpoint's connection warm
+                if c == "kedge":
+                    fixture.put_service("eps10000", 10000)
+                    kw["k8s"] = True
+                    kw["kedge_backends"] = [
+                        "kedge_backend web k8s=eps10000.default:http protocol=http;",
+                        "kedge_backend echo endpoints=%s protocol=grpc;"
+                        % ",".join(addr(e) for e in GRPC_EPS)]
+            name = "callgrind-%s-%s" % (c, re.sub(r"[^a-z0-9]+", "-", variant))
+            p = make_contender(c, name, base, eps, GRPC_EPS, callgrind=True, **kw)
+            base += 5
+            cg = os.path.join(p.prefix, "callgrind.out")
+            for old in os.listdir(p.prefix):
+                if old.startswith("callgrind.out"):
+                    os.unlink(os.path.join(p.prefix, old))
+            vg = subprocess.Popen(
+                ["taskset", "-c", CPU_PROXY, "valgrind", "--tool=callgrind",
+                 "--callgrind-out-file=" + cg, "/usr/sbin/nginx", "-p", p.prefix + "/",
+                 "-c", p.conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_port(p.ports["h1"], timeout=120)
+                if kw.get("k8s"):
+                    wait_kedge(p, {"web": 10000}, timeout=300)
+
+                def requests(count):
+                    if variant in ("h2", "grpc"):
+                        # one HTTP/2 connection, one stream at a time
+                        grpc = variant == "grpc"
+                        cmd = ["h2load", "-n%d" % count, "-c1", "-m1",
+                               "-H", ":authority: %s" % HOST]
+                        if grpc:
+                            cmd += ["-d", os.path.join(WORK, "grpc-request.bin"),
+                                    "-H", "content-type: application/grpc",
+                                    "-H", "te: trailers"]
+                        url = "http://127.0.0.1:%d%s" % (
+                            p.ports["grpc" if grpc else "h2c"], GRPC_PATH if grpc else "/")
+                        o = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
+                        if not re.search(r"%d succeeded, 0 failed" % count, o):
+                            raise RuntimeError("callgrind %s %s: %s" % (c, variant, o))
+                        return
+                    conn = http.client.HTTPConnection("127.0.0.1", p.ports["h1"], timeout=60)
+                    for _ in range(count):
+                        conn.request("GET", path, headers={"Host": host})
+                        resp = conn.getresponse()
+                        body = resp.read()
+                        if resp.status != 200 or not body.startswith(b"backend "):
+                            raise RuntimeError("callgrind %s: %d %r" % (c, resp.status, body))
+                    conn.close()
+                a0, _ = stub()
+                requests(warm)                  # warm: upstream connections, caches
+                sh(["callgrind_control", "-z", str(vg.pid)], stdout=subprocess.DEVNULL)
+                a1, _ = stub()
+                requests(n)
+                a2, _ = stub()
+                sh(["callgrind_control", "-d", "measured", str(vg.pid)],
+                   stdout=subprocess.DEVNULL)
+            finally:
+                vg.terminate()
+                vg.wait(timeout=120)
+            dumps = [x for x in os.listdir(p.prefix) if x.startswith("callgrind.out")
+                     and "measured" in open(os.path.join(p.prefix, x), errors="replace").read(4000)]
+            if not dumps:
+                raise RuntimeError("callgrind: no dump for %s" % c)
+            dump = os.path.join(p.prefix, sorted(dumps)[-1])
+            total = None
+            for line in open(dump, errors="replace"):
+                if line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+            ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                                  dump], capture_output=True, text=True).stdout
+            def tops(text):
+                funcs, seen = [], set()
+                for line in text.splitlines():
+                    m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S+):(\S+)", line)
+                    if m and m.group(3) not in seen:
+                        seen.add(m.group(3))
+                        funcs.append((int(m.group(1).replace(",", "")) / n, m.group(3)))
+                return funcs
+            funcs = tops(ann)
+            self_funcs = tops(subprocess.run(["callgrind_annotate", "--inclusive=no",
+                                              "--threshold=100", dump],
+                                             capture_output=True, text=True).stdout)
+            out["%s|%s" % (c, variant)] = {
+                "contender": c, "variant": variant, "ir_per_request": total / n,
+                "requests": n, "warm": warm, "dump": dump, "top": funcs[:60],
+                "self": self_funcs[:15],
+                "new_conns": a2 - a1 - (1 + MANY_SPLIT)}
+            log("callgrind %s, %s: %.0f instructions per request (new upstream conns %d)"
+                % (c, variant, total / n, a2 - a1 - (1 + MANY_SPLIT)))
+        self.extra["callgrind"] = out
+
+
+def percentile(sorted_values, pct):
+    if not sorted_values:
+        return None
+    k = (len(sorted_values) - 1) * pct / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+# --------------------------------------------------------------------------
+# the report
+
+def med(rs, key):
+    v = [r[key] for r in rs if r.get(key) is not None]
+    return statistics.median(v) if v else None
+
+
+def machine():
+    cpu = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+
+    def ver(cmd, pat=None):
+        try:
+            o = subprocess.run(cmd, capture_output=True, text=True)
+            o = (o.stdout + o.stderr).strip().splitlines()[0]
+            return o
+        except Exception:
+            return "?"
+
+    def pkg(name):
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", name],
+                              capture_output=True, text=True).stdout or "?"
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--",
+                            "ngx_kedge_module", "config"],
+                           capture_output=True, text=True).stdout.strip()
+    return {
+        "cpu": "%s, %d cores (%s)" % (cpu, os.cpu_count(),
+                                      "virtual machine" if "hypervisor" in open("/proc/cpuinfo").read() else "bare metal"),
+        "kernel": platform.release(),
+        "os": open("/etc/debian_version").read().strip(),
+        "nginx": pkg("nginx"), "haproxy": pkg("haproxy"),
+        "lua": pkg("libnginx-mod-http-lua"), "wrk": pkg("wrk"),
+        "h2load": pkg("nghttp2-client"), "valgrind": pkg("valgrind"),
+        "commit": commit + (" (module sources modified)" if dirty else ""),
+    }
+
+
+def fmt(v, spec="%.0f"):
+    return "–" if v is None else spec % v
+
+
+def write_results(run, args, started, finished):
+    R = run.results
+    m = machine()
+    L = []
+    w = L.append
+
+    def cell(scenario, variant, contender, key="rps"):
+        rs = [r for r in R if r["scenario"] == scenario and r["variant"] == variant
+              and r["contender"] == contender]
+        return med(rs, key), rs
+
+    w("# Benchmark results")
+    w("")
+    w("Written by `bench/run.sh%s` on %s (%s to %s UTC). Medians of %d "
+      "interleaved rounds of %d s per measurement; ratios are against the "
+      "baseline (plain NGINX) or the reference named, **measured in this same run**."
+      % (" --quick" if args.quick else "", started.strftime("%Y-%m-%d"),
+         started.strftime("%H:%M"), finished.strftime("%H:%M"), args.rounds, args.duration))
+    w("")
+    if run.group_times:
+        w("Groups measured (UTC): " + "; ".join(
+            "%s %s" % (g, "–".join(t)) for g, t in run.group_times.items()) + ".")
+        if run.merged:
+            w("Kept from an earlier run (`--merge`): %s; ratios only ever compare "
+              "figures of one group, measured together." % ", ".join(run.merged))
+        w("")
+    for g, why in run.failed.items():
+        w("**Group `%s` failed** and is missing below: %s" % (g, why))
+        w("")
+    w("| machine | |")
+    w("|---|---|")
+    for k in ("cpu", "kernel", "os", "nginx", "haproxy", "lua", "wrk", "h2load",
+              "valgrind", "commit"):
+        label = {"os": "Debian", "lua": "libnginx-mod-http-lua", "commit": "ngx_kedge_module commit",
+                 "nginx": "nginx (Debian)", "haproxy": "HAProxy (Debian)"}.get(k, k)
+        w("| %s | %s |" % (label, m[k]))
+    w("")
+    w("Pinning: each proxy (one nginx worker, or HAProxy with one thread) on "
+      "core %s; wrk/h2load (one thread), the backends (one nginx worker) and the "
+      "Kubernetes API fixture on core %s. Every contender runs in the same run, "
+      "side by side; only one is under load at a time." % (CPU_PROXY, CPU_LOAD))
+    w("")
+
+    # --- ratios
+    w("## Ratios against the baseline")
+    w("")
+    w("Throughput (requests/s, median) relative to plain NGINX in the same "
+      "scenario. Higher is better.")
+    w("")
+    w("| scenario | " + " | ".join(LABEL[c] for c in CONTENDERS) + " |")
+    w("|---|" + "---:|" * len(CONTENDERS))
+    rows = [("http1", "10 endpoints", "HTTP/1.1 keepalive, 10 endpoints"),
+            ("h2", "10 endpoints", "HTTP/2 (h2c → HTTP/1.1)"),
+            ("grpc", "10 endpoints", "gRPC unary (h2c → h2c)"),
+            ("mtls", "10 endpoints", "HTTP/1.1 over TLS, client certificates, keepalive"),
+            ("endpoints", "10 endpoints", "10 endpoints"),
+            ("endpoints", "1000 endpoints", "1000 endpoints"),
+            ("endpoints", "10000 endpoints", "10 000 endpoints")]
+    for scen, variant, title in rows:
+        base, _ = cell(scen, variant, BASELINE)
+        if base is None:
+            continue
+        cells = []
+        for c in CONTENDERS:
+            v, _ = cell(scen, variant, c)
+            cells.append("–" if v is None else "%.2f× (%.0f/s)" % (v / base, v))
+        w("| %s | %s |" % (title, " | ".join(cells)))
+    w("")
+
+    w("Proxy CPU time per successful request relative to plain NGINX (baseline "
+      "µs ÷ contender µs: higher is better). With one core for the load and the "
+      "backends, the load core is often as busy as the proxy's, which squeezes "
+      "throughput ratios towards 1; CPU per request is what the proxy itself "
+      "costs.")
+    w("")
+    w("| scenario | " + " | ".join(LABEL[c] for c in CONTENDERS) + " |")
+    w("|---|" + "---:|" * len(CONTENDERS))
+    for scen, variant, title in rows:
+        base, _ = cell(scen, variant, BASELINE, "cpu_us_per_req")
+        if base is None:
+            continue
+        cells = []
+        for c in CONTENDERS:
+            v, _ = cell(scen, variant, c, "cpu_us_per_req")
+            cells.append("–" if v is None else "%.2f× (%.1f µs)" % (base / v, v))
+        w("| %s | %s |" % (title, " | ".join(cells)))
+    w("")
+    noisy = [r for r in R if r["foreign_cpu"] > 0.10]
+    again = sum(r.get("attempts", 1) - 1 for r in R)
+    w("**Quiet machine?** Other processes took %.1f %% of the two cores at most "
+      "during a kept measurement (median %.1f %%); %d of %d kept measurements saw "
+      "more than 10 %%. Each measurement waits (up to 30 s) for both cores to be "
+      "idle first, and one disturbed by more than 10 %% is taken again (twice at "
+      "most): %d were. Throughput figures are only as good as this line; the "
+      "callgrind counts below do not depend on it."
+      % (100 * max([r["foreign_cpu"] for r in R] or [0]),
+         100 * (med(R, "foreign_cpu") or 0), len(noisy), len(R), again))
+    w("")
+
+    # --- targets
+    w("## Targets")
+    w("")
+    w("Throughput medians, and where callgrind measured the same thing, the "
+      "ratio of instructions per request (reference ÷ ngx_kedge_module: the "
+      "throughput a CPU-bound proxy would have, independent of the machine's "
+      "noise).")
+    w("")
+    w("| target | measured (req/s) | met | callgrind | met |")
+    w("|---|---|:---:|---|:---:|")
+    cgx = run.extra.get("callgrind", {})
+
+    def cg_ratio(ref, mine):
+        a = cgx.get(ref, {}).get("ir_per_request")
+        b = cgx.get(mine, {}).get("ir_per_request")
+        return a / b if a and b else None
+
+    def target(title, value, limit, fmtv="%.3f×", higher=True, cg=None):
+        def judge(v):
+            if v is None:
+                return "–", "–"
+            ok = v >= limit if higher else v <= limit
+            return fmtv % v, "yes" if ok else "**no**"
+        m, ok = judge(value)
+        cm, cok = judge(cg)
+        w("| %s | %s | %s | %s | %s |" % (title, m, ok, cm, cok))
+
+    def ratio(s1, v1, c1, s2, v2, c2):
+        a, _ = cell(s1, v1, c1)
+        b, _ = cell(s2, v2, c2)
+        return a / b if a is not None and b else None
+
+    target("routed HTTP/1.1 ≥ 0.95× plain proxy_pass",
+           ratio("http1", "10 endpoints", "kedge", "http1", "10 endpoints", "nginx"), 0.95,
+           cg=cg_ratio("nginx|10 endpoints", "kedge|10 endpoints"))
+    target("routed HTTP/1.1 ≥ 1.0× the Lua balancer",
+           ratio("http1", "10 endpoints", "kedge", "http1", "10 endpoints", "lua"), 1.0)
+    target("HTTP/2 ≥ 0.95× plain proxy_pass",
+           ratio("h2", "10 endpoints", "kedge", "h2", "10 endpoints", "nginx"), 0.95,
+           cg=cg_ratio("nginx|h2", "kedge|h2"))
+    target("gRPC unary ≥ 0.95× plain grpc_pass",
+           ratio("grpc", "10 endpoints", "kedge", "grpc", "10 endpoints", "nginx"), 0.95,
+           cg=cg_ratio("nginx|grpc", "kedge|grpc"))
+    for layout in ("host", "path"):
+        for case in ("first", "last"):
+            cg = None
+            if case == "last":
+                cg = cg_ratio("kedge|10 endpoints" if layout == "host" else "kedge|1 route by path",
+                              "kedge|1000 routes by %s, last" % layout)
+            target("1000 routes by %s, match %s ≥ 0.97× 1 route" % (layout, case),
+                   ratio("routes", "1000 routes by %s, %s" % (layout, case), "kedge",
+                         "routes", "1 route, match", "kedge"), 0.97, cg=cg)
+    target("10 000 endpoints ≥ 0.97× 10 endpoints",
+           ratio("endpoints", "10000 endpoints", "kedge", "endpoints", "10 endpoints", "kedge"), 0.97,
+           cg=cg_ratio("kedge|10 endpoints", "kedge|10000 endpoints"))
+    _, churn10 = cell("churn", "10000 endpoints, churn 10/s", "kedge")
+    errs = sum(r["errors"] for r in churn10) if churn10 else None
+    target("churn 10/s on 10 000 endpoints: zero errors", errs, 0, "%d errors", higher=False)
+    target("churn 10/s: p99 ≤ 1.5× no churn",
+           ratio("churn", "10000 endpoints, churn 10/s", "kedge", "endpoints",
+                 "10000 endpoints", "kedge") and
+           (cell("churn", "10000 endpoints, churn 10/s", "kedge", "p99")[0] /
+            cell("endpoints", "10000 endpoints", "kedge", "p99")[0]), 1.5, higher=False)
+    prop = run.extra.get("propagation")
+    target("propagation p99 ≤ 100 ms", prop and prop["p99"], 100, "%.1f ms", higher=False)
+    w("")
+
+    # --- routes
+    rr = [r for r in R if r["scenario"] == "routes"]
+    if rr:
+        w("## Routes (ngx_kedge_module)")
+        w("")
+        w("Routes `kedge_http_route backend=web host=rNNNN.%s` (by host) or "
+          "`host=%s path=/rNNNN/*` (by path: all on one host); the request "
+          "matches the first, the last or no route (no route: kedge's own 502, "
+          "nothing proxied)." % (HOST, HOST))
+        w("")
+        w("| routes | req/s | × 1 route | p99 ms |")
+        w("|---|---:|---:|---:|")
+        one, _ = cell("routes", "1 route, match", "kedge")
+        seen = []
+        for r in rr:
+            if r["variant"] not in seen:
+                seen.append(r["variant"])
+        seen.sort(key=lambda v: (int(v.split()[0]), v))
+        for v in seen:
+            x, rs = cell("routes", v, "kedge")
+            w("| %s | %.0f | %s | %s |" % (v, x, "%.3f" % (x / one) if one else "–",
+                                          fmt(med(rs, "p99"), "%.2f")))
+        w("")
+
+    # --- churn
+    if churn10:
+        w("## Endpoint churn (ngx_kedge_module, 10 000 endpoints from EndpointSlices)")
+        w("")
+        w("The API fixture changes one EndpointSlice of 100 endpoints at the rate "
+          "given (one endpoint made not ready, the previous one ready again), "
+          "during the load. wrk is closed-loop: its p99 is that of a saturated proxy.")
+        w("")
+        w("| churn | req/s | p50 ms | p99 ms | errors (all rounds) | events |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for label, s, v in (("none", "endpoints", "10000 endpoints"),
+                            ("1/s", "churn", "10000 endpoints, churn 1/s"),
+                            ("10/s", "churn", "10000 endpoints, churn 10/s")):
+            x, rs = cell(s, v, "kedge")
+            if x is None:
+                continue
+            w("| %s | %.0f | %s | %s | %d | %s |" % (
+                label, x, fmt(med(rs, "p50"), "%.2f"), fmt(med(rs, "p99"), "%.2f"),
+                sum(r["errors"] for r in rs),
+                sum(r.get("churn_events", 0) for r in rs) if s == "churn" else "–"))
+        w("")
+
+    if prop:
+        w("## Propagation (ngx_kedge_module)")
+        w("")
+        w("From the change at the API (just before the fixture is told to replace "
+          "the Service's only endpoint by another) to the first request the new "
+          "endpoint serves (its access log, in ms), under wrk load: %d changes, "
+          "p50 **%.1f ms**, p99 **%.1f ms** (min %.1f, max %.1f)."
+          % (prop["samples"], prop["p50"], prop["p99"], prop["min"], prop["max"]))
+        w("")
+
+    cg = run.extra.get("callgrind")
+    if cg:
+        w("## Instructions per request (callgrind)")
+        w("")
+        w("HTTP/1.1 GET over one keepalive client connection to the whole nginx "
+          "process (single process, `master_process off`) under callgrind, upstream "
+          "connections warm (every endpoint's, for 10 000), %d requests counted. "
+          "A count, not a timing: other load on the machine does not move it; "
+          "it does vary by up to about 2 %% from run to run (how many events one "
+          "turn of the event loop handles depends on timing). h2 and grpc: one "
+          "h2load connection, one stream at a time."
+          % next(iter(cg.values()))["requests"])
+        w("")
+        w("| contender | variant | instructions / request | × plain NGINX, 10 endpoints | new upstream conns |")
+        w("|---|---|---:|---:|---:|")
+        b0 = cg.get("nginx|10 endpoints", {}).get("ir_per_request")
+        for v in cg.values():
+            w("| %s | %s | %.0f | %s | %d |" % (
+                LABEL[v["contender"]], v["variant"], v["ir_per_request"],
+                "%.3f" % (v["ir_per_request"] / b0) if b0 else "–", v["new_conns"]))
+        w("")
+        for key, title in (("kedge|10 endpoints", "10 endpoints"),
+                           ("kedge|1000 routes by path, last", "1000 routes by path, last"),
+                           ("kedge|10000 endpoints", "10 000 endpoints")):
+            v = cg.get(key)
+            if not v:
+                continue
+            rows = [(ir, f) for ir, f in v["top"] if "kedge" in f or "keepalive" in f
+                    or f in ("ngx_memn2cmp", "__memcmp_evex_movbe", "ngx_http_upstream_get_round_robin_peer")]
+            if rows:
+                w("ngx_kedge_module, %s: functions, inclusive instructions per request "
+                  "(`callgrind_annotate --inclusive=yes`):" % title)
+                w("")
+                w("| function | instructions / request |")
+                w("|---|---:|")
+                for ir, f in rows[:10]:
+                    w("| `%s` | %.0f |" % (f, ir))
+                w("")
+        for key in ("kedge|10000 endpoints", "nginx|10000 endpoints"):
+            v = cg.get(key)
+            if not v or not v.get("self"):
+                continue
+            w("%s, 10 000 endpoints: where the instructions go (exclusive, per "
+              "request; `0x...` are static functions of Debian's stripped "
+              "`/usr/sbin/nginx`, see bench/README.md):" % LABEL[v["contender"]])
+            w("")
+            w("| function | instructions / request |")
+            w("|---|---:|")
+            # (the frames live when the counters were zeroed show the total)
+            top = max(x[0] for x in v["self"])
+            for ir, f in [x for x in v["self"] if x[0] < 0.999 * top][:5]:
+                w("| `%s` | %.0f |" % (f, ir))
+            w("")
+
+    # --- pending
+    w("## Pending")
+    w("")
+    for s in SCENARIOS:
+        if s.get("pending"):
+            w("- %s: waits for the authorization work (issue 4); its place is "
+              "the `jwt` group of `SCENARIOS` in `bench/bench.py`." % s["title"])
+    w("")
+
+    # --- raw
+    w("## Raw figures")
+    w("")
+    w("Medians over the rounds, then every round. `new upstream conns`: "
+      "connections the backends accepted during the measurement (keepalive "
+      "holds when it is 0); `backend reqs / ok`: requests the backends served "
+      "over the successes the client counted (h2load counts any 200, so for gRPC "
+      "this shows every success reached the backend); `proxy CPU`: the proxy's "
+      "CPU time over wall time; `µs CPU/req`: proxy CPU per successful request; "
+      "`load core`: how busy the load core was (near 100 % means the load side, "
+      "not the proxy, may be the limit).")
+    w("")
+    w("| scenario | variant | contender | req/s | p50 ms | p99 ms | errors | new upstream conns | backend reqs / ok | proxy CPU | µs CPU/req | load core | foreign CPU (max) | req/s per round |")
+    w("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    keys = []
+    for r in R:
+        k = (r["scenario"], r["variant"], r["contender"])
+        if k not in keys:
+            keys.append(k)
+    for k in keys:
+        rs = sorted([r for r in R if (r["scenario"], r["variant"], r["contender"]) == k],
+                    key=lambda r: r["round"])
+        ok = sum(r["ok"] for r in rs)
+        br = sum(r["backend_requests"] for r in rs)
+        w("| %s | %s | %s | %.0f | %s | %s | %d | %d | %s | %.0f%% | %s | %.0f%% | %s | %s |" % (
+            k[0], k[1], k[2], med(rs, "rps"), fmt(med(rs, "p50"), "%.2f"),
+            fmt(med(rs, "p99"), "%.2f"), sum(r["errors"] for r in rs),
+            sum(r["new_conns"] for r in rs),
+            "%.3f" % (br / ok) if ok else "–",
+            100 * med(rs, "proxy_cpu"), fmt(med(rs, "cpu_us_per_req"), "%.1f"),
+            100 * (med(rs, "core1_busy") or 0),
+            "%.0f%%" % (100 * max(r["foreign_cpu"] for r in rs)),
+            " ".join("%.0f" % r["rps"] for r in rs)))
+    w("")
+    w("Reproduce: `bench/run.sh` (about 15 minutes; `--quick`, fewer variants, about 5). "
+      "Configurations: `bench/conf/`; the runner: `bench/bench.py`.")
+    w("")
+
+    with open(args.out, "w") as f:
+        f.write("\n".join(L))
+    log("wrote %s" % args.out)
+
+
+# --------------------------------------------------------------------------
+
+def main():
+    global MODULE
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--duration", type=int)
+    ap.add_argument("--groups", default=",".join(GROUPS))
+    ap.add_argument("--contenders", default=",".join(CONTENDERS),
+                    help="a subset, for trying things out (the report needs all)")
+    ap.add_argument("--out", default=os.path.join(BENCH, "RESULTS.md"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the last run's figures of the groups not run now")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write RESULTS.md again from build/bench/results.json")
+    args = ap.parse_args()
+    MODULE = args.module
+    CONTENDERS[:] = [c for c in CONTENDERS if c in args.contenders.split(",")]
+    args.rounds = args.rounds or (3 if args.quick else 5)
+    args.duration = args.duration or (1 if args.quick else 2)
+    args.prop_samples = 20 if args.quick else 100
+    args.retries = 1 if args.quick else 2
+    args.callgrind_requests = 300 if args.quick else 2000
+    groups = args.groups.split(",")
+
+    if args.report_only:
+        # the report again from the last run's figures (build/bench/results.json)
+        saved = json.load(open(os.path.join(WORK, "results.json")))
+        run = Run(args)
+        run.results, run.extra = saved["results"], saved["extra"]
+        run.group_times, run.merged = saved.get("group_times", {}), saved.get("merged", [])
+        run.failed = saved.get("failed", {})
+        args.rounds, args.duration, args.quick = saved["rounds"], saved["duration"], saved["quick"]
+        write_results(run, args, datetime.datetime.fromisoformat(saved["started"]),
+                      datetime.datetime.fromisoformat(saved["finished"]))
+        return
+
+    if os.cpu_count() < 2:
+        sys.exit("bench: needs two cores (one for the proxy, one for the load)")
+    # every server inherits it; the sandbox may cap the hard limit (20000
+    # here), which is why the many-endpoint backends are split in four
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    shutil.rmtree(os.path.join(WORK, "run"), ignore_errors=True)
+    os.makedirs(WORK, exist_ok=True)
+    with open(os.path.join(WORK, "grpc-request.bin"), "wb") as f:
+        msg = b"\x0a\x05hello"                  # EchoRequest{message: "hello"}
+        f.write(b"\x00" + len(msg).to_bytes(4, "big") + msg)
+    with open(os.path.join(WORK, "server.pem"), "w") as f:
+        f.write(open(CERTS + "/server.crt").read() + open(CERTS + "/server.key").read())
+
+    run, started = measure_all(args, groups)
+    finish(run, args, groups, started)
+
+
+def measure_all(args, groups):
+    run = Run(args)
+    started = datetime.datetime.utcnow()
+    backends = make_backends()
+    fixture = Fixture()
+    try:
+        for b in backends:
+            b.start()
+            OURS.append(b)
+        if {"endpoints", "propagation", "callgrind"} & set(groups):
+            fixture.start()
+            OURS.append(fixture.proc)
+        for g in groups:
+            log("group %s" % g)
+            run.group_times[g] = [datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")]
+            try:
+                run_group(run, g, fixture)
+            except Exception as e:
+                # the other groups still run and are reported; this one says why not
+                import traceback
+                traceback.print_exc()
+                run.failed[g] = "%s: %s" % (type(e).__name__, e)
+                run.stop_all()
+            run.group_times[g].append(datetime.datetime.utcnow().strftime("%H:%M"))
+    finally:
+        run.stop_all()
+        fixture.stop()
+        for b in backends:
+            b.stop()
+    return run, started
+
+
+def run_group(run, g, fixture):
+    if g == "proxy":
+        run.group_proxy()
+    elif g == "routes":
+        run.group_routes()
+    elif g == "endpoints":
+        run.group_endpoints(fixture)
+    elif g == "propagation":
+        run.group_propagation(fixture)
+    elif g == "callgrind":
+        run.group_callgrind(fixture)
+    else:
+        raise RuntimeError("unknown group %s" % g)
+
+
+def finish(run, args, groups, started):
+    finished = datetime.datetime.utcnow()
+    saved_path = os.path.join(WORK, "results.json")
+    if args.merge and os.path.exists(saved_path):
+        # the other groups' figures from the last run, said so in the report
+        saved = json.load(open(saved_path))
+        kept = [r for r in saved["results"] if r["group"] not in groups]
+        run.results = kept + run.results
+        for k, v in saved["extra"].items():
+            if k not in groups:
+                run.extra.setdefault(k, v)
+        for g, t in saved.get("group_times", {}).items():
+            if g not in groups:
+                run.group_times[g] = t
+        kept_groups = {r["group"] for r in kept} | {k for k in saved["extra"] if k not in groups}
+        run.merged = [g for g in GROUPS if g in kept_groups]
+        started = datetime.datetime.fromisoformat(saved["started"])
+    with open(saved_path, "w") as f:
+        json.dump({"results": run.results, "extra": run.extra,
+                   "started": started.isoformat(), "finished": finished.isoformat(),
+                   "rounds": args.rounds, "duration": args.duration,
+                   "quick": args.quick, "group_times": run.group_times,
+                   "merged": run.merged, "failed": run.failed}, f, indent=1)
+    write_results(run, args, started, finished)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The benchmark: ngx_kedge_module against plain NGINX (the baseline), an
+# ingress-nginx style balancer_by_lua and HAProxy, on loopback, in one run.
+# Writes bench/RESULTS.md.  Needs root (packages, file limits) and 2 cores.
+#
+#   bench/run.sh                 full run, about 15 minutes
+#   bench/run.sh --quick         3 rounds of 1 s, about 3 minutes (CI)
+#   bench/run.sh --groups proxy,routes --rounds 5 --duration 3
+#                                groups: proxy routes endpoints propagation callgrind
+#
+# Nothing else may load the machine meanwhile: the figures are only as
+# good as the two cores are quiet.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+scripts/deps.sh scripts/packages.txt bench/packages.txt
+module=$(scripts/build-module.sh)
+scripts/make-certs.sh "$repo/build/certs"
+
+mkdir -p build/bench
+gcc -O2 -Wall -Wextra -Werror -shared -fPIC -o build/bench/clientcert.so \
+    bench/tools/clientcert.c -ldl
+
+exec /usr/bin/python3 bench/bench.py --module "$module" "$@"
