@@ -77,15 +77,11 @@ SCENARIOS = [
     {"name": "churn", "group": "endpoints", "title": "endpoint churn 1/s and 10/s on 10 000 endpoints"},
     {"name": "propagation", "group": "propagation", "title": "API change to first request served by the new endpoint"},
     {"name": "callgrind", "group": "callgrind", "title": "instructions per request (callgrind)"},
-    # PENDING: the authorization work (issue 4) is being written; these
-    # three go here, in a group "jwt", when it lands: a kedge instance
-    # with bearer/OIDC auth, wrk with an Authorization header.
-    {"name": "jwt-warm", "group": "jwt", "pending": True, "title": "JWT auth, token cached (warm cache)"},
-    {"name": "jwt-cold", "group": "jwt", "pending": True, "title": "JWT auth, every token verified (cold verify)"},
-    {"name": "jwt-invalid", "group": "jwt", "pending": True, "title": "JWT auth, invalid token (401)"},
+    # group "jwt": ngx_kedge_module only, against its own no-auth figure
+    {"name": "jwt", "group": "jwt", "title": "JWT auth (OIDC, ES256): warm cache, cold verify, invalid tokens"},
 ]
 
-GROUPS = ["proxy", "routes", "endpoints", "propagation", "callgrind"]
+GROUPS = ["proxy", "routes", "endpoints", "propagation", "jwt", "callgrind"]
 
 
 def log(*args):
@@ -122,6 +118,17 @@ def fill(template, **values):
     if left:
         raise RuntimeError("%s: unfilled %s" % (template, left))
     return text
+
+
+def openssl_verify_us():
+    """One ECDSA P-256 verification alone, on the proxy's core, in µs, as
+    `openssl speed` measures it (its verify/s column)."""
+    out = subprocess.run(["taskset", "-c", CPU_PROXY, "openssl", "speed",
+                          "-seconds", "2", "ecdsap256"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"256 bits ecdsa \(nistp256\)\s+\S+s\s+\S+s\s+[\d.]+\s+([\d.]+)",
+                  out)
+    return 1e6 / float(m.group(1)) if m else None
 
 
 def many_endpoints(n):
@@ -255,7 +262,7 @@ def addr(ep):
 
 def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
                    kedge_backends=None, kedge_routes=None, k8s=False,
-                   callgrind=False):
+                   callgrind=False, kedge_http="", kedge_locations=""):
     p = ports_at(base)
     common_main = COMMON_MAIN
     if callgrind:
@@ -311,6 +318,7 @@ def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
         conf = fill("nginx-kedge.conf", MODULE=MODULE, COMMON_MAIN=common_main,
                     COMMON_HTTP=COMMON_HTTP, LISTENS=listens(p),
                     OPS_PORT=p["ops"], KEEPALIVE=keepalive, KUBERNETES=kube,
+                    EXTRA_HTTP=kedge_http, EXTRA_LOCATIONS=kedge_locations,
                     BACKENDS="\n".join("    " + b for b in kedge_backends),
                     ROUTES="\n".join("    " + r for r in kedge_routes))
         ports = p
@@ -381,10 +389,16 @@ def parse_dur(s):
     return v * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
 
 
-def wrk(url, duration, conns, host=HOST, env=None, threads=1, expect=200):
+def wrk(url, duration, conns, host=HOST, env=None, threads=1, expect=200,
+        headers=(), script=None):
     cmd = ["taskset", "-c", CPU_LOAD, "wrk", "-t%d" % threads, "-c%d" % conns,
            "-d%ds" % duration, "--latency", "--timeout", "5s",
-           "-H", "Host: %s" % host, url]
+           "-H", "Host: %s" % host]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
     r = {"tool": "wrk"}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -912,6 +926,108 @@ class Run:
             % (self.extra["propagation"]["p50"], self.extra["propagation"]["p99"], len(samples)))
         self.stop_all()
 
+    # --- group "jwt": OIDC ID tokens (ES256) ---------------------------------
+
+    def group_jwt(self):
+        """ngx_kedge_module with kedge_oidc against itself without auth: one
+        token again and again (the zone's cache), a new token on every
+        request (a full verification each: cjose, ECDSA P-256), and two
+        kinds of invalid token (expired: refused on its claims; a bad
+        signature under a known kid: refused after the verification)."""
+        keys = os.path.join(WORK, "oidc-keys")
+        fx = os.path.join(REPO, "t", "fixtures", "oidc")
+        sh([os.path.join(fx, "install.sh")])
+        sh(["node", os.path.join(fx, "mint.mjs"), "keys", keys])
+        issuer_port, control_port = 18950, 18951
+        iss = "https://127.0.0.1:%d" % issuer_port
+        issuer = subprocess.Popen(
+            ["taskset", "-c", CPU_LOAD, "node", os.path.join(fx, "static-issuer.mjs"),
+             "--listen", "127.0.0.1:%d" % issuer_port,
+             "--control", "127.0.0.1:%d" % control_port,
+             "--cert", CERTS + "/server.crt", "--key", CERTS + "/server.key",
+             "--jwks", keys + "/jwks.json"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            line = issuer.stdout.readline()
+            if not line.startswith("READY"):
+                raise RuntimeError("static issuer: %r" % line)
+            self._group_jwt(keys, iss)
+        finally:
+            issuer.terminate()
+            issuer.wait()
+
+    def _group_jwt(self, keys, iss):
+        tok = os.path.join(WORK, "tokens")
+        os.makedirs(tok, exist_ok=True)
+        gen = os.path.join(BENCH, "tools", "tokens.mjs")
+        # enough fresh tokens for every cold request of the run (~20k/s at
+        # most on one core for ES256 verification in the lead's trials)
+        ncold = (60000 if self.args.quick else 150000) * max(1, self.args.rounds // 3)
+        for name, n, extra in (("warm", 1, []), ("cold", ncold, []),
+                               ("expired", 1, ["--exp-in", "-3600"]),
+                               ("badsig", 1, ["--bad-sig"])):
+            sh(["node", gen, keys, "ec1", iss, str(n), os.path.join(tok, name)] + extra)
+
+        def first(name):
+            with open(os.path.join(tok, name)) as f:
+                return f.readline().strip()
+
+        http = ("    kedge_oidc_issuer %s ca_file=%s/ca.crt;" % (iss, CERTS))
+        locs = ("        location /jwt/ {\n"
+                "            kedge_oidc issuer=%s client_id=kedge allow=bench;\n"
+                "            kedge_pass;\n"
+                "        }" % iss)
+        p = make_contender("kedge", "jwt", 18280, HTTP_EPS, GRPC_EPS,
+                           kedge_http=http, kedge_locations=locs)
+        self.start(p)
+        check_http(p)
+        url = "http://127.0.0.1:%d" % p.ports["h1"]
+        for name, expect in (("warm", "200"), ("expired", "401"), ("badsig", "401")):
+            code = subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: " + HOST,
+                 "-H", "Proxy-Authorization: Bearer " + first(name), url + "/jwt/x"],
+                capture_output=True, text=True).stdout
+            if code != expect:
+                raise RuntimeError("jwt: %s token answered %s, not %s" % (name, code, expect))
+
+        script = os.path.join(BENCH, "lua", "tokens.lua")
+        cold_env = dict(os.environ, BENCH_TOKENS=os.path.join(tok, "cold"))
+
+        def noauth(d, warm=False):
+            return measure(p, wrk, url + "/", d, 64)
+
+        def jwt_warm(d, warm=False):
+            return measure(p, wrk, url + "/jwt/x", d, 64,
+                           headers=["Proxy-Authorization: Bearer " + first("warm")])
+
+        cursor = [0]
+
+        def jwt_cold(d, warm=False):
+            # every run starts past the tokens the earlier ones used
+            env = dict(cold_env, BENCH_TOKENS_FROM=str(cursor[0]))
+            r = measure(p, wrk, url + "/jwt/x", d, 64, env=env, script=script)
+            cursor[0] += r["requests"] + 64
+            if cursor[0] > ncold:
+                log("jwt: more cold requests than tokens: some were cache hits")
+            return r
+
+        def jwt_expired(d, warm=False):
+            return measure(p, wrk, url + "/jwt/x", d, 64, expect=401,
+                           headers=["Proxy-Authorization: Bearer " + first("expired")])
+
+        def jwt_badsig(d, warm=False):
+            return measure(p, wrk, url + "/jwt/x", d, 64, expect=401,
+                           headers=["Proxy-Authorization: Bearer " + first("badsig")])
+
+        self.rounds("jwt", [("jwt", "no auth", "kedge", p, noauth),
+                            ("jwt", "warm cache", "kedge", p, jwt_warm),
+                            ("jwt", "cold verify", "kedge", p, jwt_cold),
+                            ("jwt", "invalid: expired", "kedge", p, jwt_expired),
+                            ("jwt", "invalid: bad signature", "kedge", p, jwt_badsig)])
+        self.stop_all()
+
+        self.extra["openssl_verify_us"] = openssl_verify_us()
+
     # --- group "callgrind" --------------------------------------------------
 
     def group_callgrind(self, fixture):
@@ -1262,6 +1378,20 @@ def write_results(run, args, started, finished):
             cell("endpoints", "10000 endpoints", "kedge", "p99")[0]), 1.5, higher=False)
     prop = run.extra.get("propagation")
     target("propagation p99 ≤ 100 ms", prop and prop["p99"], 100, "%.1f ms", higher=False)
+    target("JWT, warm ≥ 0.92× no auth",
+           ratio("jwt", "warm cache", "kedge", "jwt", "no auth", "kedge"), 0.92)
+    cold_us, _ = cell("jwt", "cold verify", "kedge", "cpu_us_per_req")
+    none_us, _ = cell("jwt", "no auth", "kedge", "cpu_us_per_req")
+    if [r for r in R if r["scenario"] == "jwt"] and not run.extra.get("openssl_verify_us"):
+        run.extra["openssl_verify_us"] = openssl_verify_us()
+    ossl = run.extra.get("openssl_verify_us")
+    target("JWT, cold verify: extra CPU ≤ 1.3× openssl speed's verify (ES256)",
+           (cold_us - none_us) / ossl if cold_us and none_us and ossl else None,
+           1.3, higher=False)
+    target("invalid token (expired) ≥ 1.5× cold verify",
+           ratio("jwt", "invalid: expired", "kedge", "jwt", "cold verify", "kedge"), 1.5)
+    target("invalid token (bad signature) ≥ 1.5× cold verify",
+           ratio("jwt", "invalid: bad signature", "kedge", "jwt", "cold verify", "kedge"), 1.5)
     w("")
 
     # --- routes
@@ -1286,6 +1416,36 @@ def write_results(run, args, started, finished):
             x, rs = cell("routes", v, "kedge")
             w("| %s | %.0f | %s | %s |" % (v, x, "%.3f" % (x / one) if one else "–",
                                           fmt(med(rs, "p99"), "%.2f")))
+        w("")
+
+    # --- jwt
+    jr = [r for r in R if r["scenario"] == "jwt"]
+    if jr:
+        w("## JWT (ngx_kedge_module, `kedge_oidc`, ES256 keys of a static issuer on loopback)")
+        w("")
+        w("One worker; `warm cache`: one token again and again (a digest and a "
+          "lookup in the zone's cache); `cold verify`: a token never seen before "
+          "on every request (tokens.lua cycles through %s pre-minted ones: "
+          "strict checks, cjose, ECDSA P-256, a cache insert); invalid tokens: "
+          "refused with 401 (expired: on its claims, before any signature "
+          "check; bad signature under a known kid: after the verification)."
+          % "the")
+        w("")
+        w("| variant | req/s | × no auth | µs CPU/req | p99 ms |")
+        w("|---|---:|---:|---:|---:|")
+        base, _ = cell("jwt", "no auth", "kedge")
+        for v in ("no auth", "warm cache", "cold verify", "invalid: expired",
+                  "invalid: bad signature"):
+            x, rs = cell("jwt", v, "kedge")
+            if x is None:
+                continue
+            w("| %s | %.0f | %s | %s | %s |" % (v, x, "%.3f" % (x / base) if base else "–",
+                                              fmt(med(rs, "cpu_us_per_req"), "%.1f"),
+                                              fmt(med(rs, "p99"), "%.2f")))
+        ossl = run.extra.get("openssl_verify_us")
+        if ossl:
+            w("")
+            w("`openssl speed ecdsap256` on the proxy's core: %.1f µs per verification." % ossl)
         w("")
 
     # --- churn
@@ -1525,6 +1685,8 @@ def run_group(run, g, fixture):
         run.group_endpoints(fixture)
     elif g == "propagation":
         run.group_propagation(fixture)
+    elif g == "jwt":
+        run.group_jwt()
     elif g == "callgrind":
         run.group_callgrind(fixture)
     else:

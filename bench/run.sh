@@ -6,7 +6,7 @@
 #   bench/run.sh                 full run, about 15 minutes
 #   bench/run.sh --quick         3 rounds of 1 s, about 3 minutes (CI)
 #   bench/run.sh --groups proxy,routes --rounds 5 --duration 3
-#                                groups: proxy routes endpoints propagation callgrind
+#                                groups: proxy routes endpoints propagation jwt callgrind
 #
 # Nothing else may load the machine meanwhile: the figures are only as
 # good as the two cores are quiet.
