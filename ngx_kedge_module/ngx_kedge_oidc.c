@@ -59,6 +59,25 @@ static u_char     *ngx_kedge_oidc_skipped_last;
 static EVP_MD_CTX  *ngx_kedge_oidc_md;
 
 
+/*
+ * Tokens this worker refused for a bad signature lately, by the digest of
+ * policy and token: the same forged token again costs a lookup, not a
+ * verification, while the issuer's keys stay the same (at most a minute).
+ */
+
+#define NGX_KEDGE_OIDC_REFUSED        64
+
+typedef struct {
+    u_char                    digest[EVP_MAX_MD_SIZE];
+    ngx_kedge_oidc_issuer_t  *issuer;
+    ngx_uint_t                generation;
+    time_t                    until;
+} ngx_kedge_oidc_refused_t;
+
+static ngx_kedge_oidc_refused_t  ngx_kedge_oidc_refused[NGX_KEDGE_OIDC_REFUSED];
+static ngx_uint_t                ngx_kedge_oidc_refused_next;
+
+
 ngx_int_t
 ngx_kedge_oidc_start(ngx_kedge_oidc_issuer_t *is, ngx_kedge_curl_t *curl,
     ngx_pool_t *pool, ngx_log_t *log)
@@ -534,11 +553,13 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
     ngx_uint_t may_wait, u_char *sub, size_t *sub_len, const char **reason,
     ngx_log_t *log)
 {
-    int                       rc;
-    u_char                    digest[EVP_MAX_MD_SIZE];
-    unsigned int              dlen;
-    ngx_kedge_oidc_issuer_t  *is;
-    ngx_kedge_jwt_result_t    res;
+    int                        rc;
+    u_char                     digest[EVP_MAX_MD_SIZE];
+    ngx_uint_t                 i;
+    unsigned int               dlen;
+    ngx_kedge_oidc_issuer_t   *is;
+    ngx_kedge_jwt_result_t     res;
+    ngx_kedge_oidc_refused_t  *f;
 
     is = policy->issuer;
 
@@ -571,8 +592,33 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
 
     ngx_kedge_oidc_local_keys(is, log);
 
+    for (i = 0; i < NGX_KEDGE_OIDC_REFUSED; i++) {
+        f = &ngx_kedge_oidc_refused[i];
+
+        if (f->issuer == is && f->generation == is->generation
+            && f->until > ngx_time()
+            && ngx_memcmp(f->digest, digest, dlen) == 0)
+        {
+            *reason = "bad signature (refused before)";
+            return NGX_DECLINED;
+        }
+    }
+
     rc = ngx_kedge_jwt_verify((char *) token->data, token->len, is->keys,
                               &policy->jwt, ngx_time(), &res);
+
+    if (rc == NGX_KEDGE_JOSE_DENY && res.reason
+        && ngx_strcmp(res.reason, "bad signature") == 0)
+    {
+        f = &ngx_kedge_oidc_refused[ngx_kedge_oidc_refused_next];
+        ngx_kedge_oidc_refused_next = (ngx_kedge_oidc_refused_next + 1)
+                                      % NGX_KEDGE_OIDC_REFUSED;
+
+        ngx_memcpy(f->digest, digest, dlen);
+        f->issuer = is;
+        f->generation = is->generation;
+        f->until = ngx_time() + 60;
+    }
 
     switch (rc) {
 

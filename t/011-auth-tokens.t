@@ -628,3 +628,24 @@ rsa1: 200 200
 rsa1, its key replaced: 401
 --- error_log
 token: bad signature
+
+
+
+=== TEST 49: the same forged token again is refused without a second verification
+--- exec
+t=$($TEST_NGINX_MINT good-rs256 --iss $TEST_NGINX_STATIC_ISSUER --perms a)
+# the signature's first character changed: same length, a bad signature
+bad=$(echo "$t" | /usr/bin/python3 -c 'import sys; h, p, s = sys.stdin.read().strip().split("."); print(h + "." + p + "." + ("B" if s[0] != "B" else "C") + s[1:])')
+for i in 1 2 3; do
+    curl -s -o /dev/null -w '%{http_code}\n' -H "Proxy-Authorization: Bearer $bad" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+done
+--- response_body
+401
+401
+401
+--- grep_error_log eval
+qr/token: bad signature(?: \(refused before\))?/
+--- grep_error_log_out
+token: bad signature
+token: bad signature (refused before)
+token: bad signature (refused before)
