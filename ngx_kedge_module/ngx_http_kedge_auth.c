@@ -41,6 +41,8 @@ static ngx_int_t ngx_http_kedge_auth_wait(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx, ngx_http_kedge_loc_conf_t *klcf);
 static void ngx_http_kedge_auth_wake(ngx_http_request_t *r);
 static void ngx_http_kedge_auth_strip(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_kedge_auth_header(ngx_http_request_t *r,
+    ngx_table_elt_t **found);
 static ngx_str_t *ngx_http_kedge_auth_saved(ngx_http_request_t *r,
     ngx_uint_t create);
 static void ngx_http_kedge_auth_saved_cleanup(void *data);
@@ -1445,8 +1447,7 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     u_char           *p, sub[NGX_KEDGE_JOSE_SUB_LEN + 1];
     ngx_int_t         rc;
     ngx_str_t         token, *value;
-    ngx_uint_t        i, n, attempts;
-    ngx_list_part_t  *part;
+    ngx_uint_t        n, attempts;
     ngx_table_elt_t  *h;
 
     if (ctx->auth.token_checked) {
@@ -1454,31 +1455,10 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     }
 
     value = NULL;
-    n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    n = ngx_http_kedge_auth_header(r, &h);
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].value.len
-            && h[i].key.len == sizeof("Proxy-Authorization") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Proxy-Authorization",
-                               sizeof("Proxy-Authorization") - 1)
-               == 0)
-        {
-            value = &h[i].value;
-            n++;
-        }
+    if (n) {
+        value = &h->value;
     }
 
     /* stripped by an earlier check, before an internal redirect */
@@ -1740,10 +1720,33 @@ static void
 ngx_http_kedge_auth_strip(ngx_http_request_t *r)
 {
     ngx_str_t        *saved;
-    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    while (ngx_http_kedge_auth_header(r, &h)) {
+        saved = ngx_http_kedge_auth_saved(r, 1);
+
+        if (saved) {
+            *saved = h->value;
+        }
+
+        h->value.len = 0;
+    }
+}
+
+
+/*
+ * How many Proxy-Authorization headers with a value the request has; the
+ * last of them in "*found".  An emptied one (stripped) does not count.
+ */
+
+static ngx_uint_t
+ngx_http_kedge_auth_header(ngx_http_request_t *r, ngx_table_elt_t **found)
+{
+    ngx_uint_t        i, n;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
+    n = 0;
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -1765,15 +1768,12 @@ ngx_http_kedge_auth_strip(ngx_http_request_t *r)
                                sizeof("Proxy-Authorization") - 1)
                == 0)
         {
-            saved = ngx_http_kedge_auth_saved(r, 1);
-
-            if (saved) {
-                *saved = h[i].value;
-            }
-
-            h[i].value.len = 0;
+            *found = &h[i];
+            n++;
         }
     }
+
+    return n;
 }
 
 
@@ -1836,19 +1836,7 @@ ngx_http_kedge_sha256(u_char *data, size_t len, u_char *digest)
 ngx_int_t
 ngx_http_kedge_auth_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_kedge_auth_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_kedge_register_variables(cf, ngx_http_kedge_auth_vars);
 }
 
 

@@ -449,3 +449,24 @@ ngx_http_kedge_exit_process(ngx_cycle_t *cycle)
 {
     ngx_kedge_oidc_exit_process();
 }
+
+
+/* a null-terminated table of variables, as nginx's own modules add them */
+
+ngx_int_t
+ngx_http_kedge_register_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}

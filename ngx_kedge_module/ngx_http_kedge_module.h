@@ -484,6 +484,8 @@ ngx_int_t ngx_http_kedge_pass_init(ngx_conf_t *cf);
 char *ngx_http_kedge_pass_merge(ngx_conf_t *cf,
     ngx_http_kedge_loc_conf_t *prev, ngx_http_kedge_loc_conf_t *conf);
 ngx_int_t ngx_http_kedge_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_kedge_register_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 ngx_int_t ngx_http_kedge_pass_proxy(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx);
 ngx_int_t ngx_http_kedge_error(ngx_http_request_t *r,
