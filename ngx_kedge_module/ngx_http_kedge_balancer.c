@@ -5,8 +5,10 @@
  *
  * kedge_balancer: the upstream peer selector.  The backend was chosen by
  * the router; this picks one of its endpoints, round robin, and moves on
- * to the next one when a connection fails.  It chains like any nginx
- * balancer, so "keepalive" placed after it caches warm connections.
+ * to the next one when a connection fails.  With keepalive=N it keeps
+ * idle connections itself, found by endpoint in constant time
+ * (ngx_http_kedge_keepalive.c); without, it chains like any nginx
+ * balancer, so nginx's "keepalive" placed after it caches them.
  */
 
 
@@ -30,7 +32,11 @@ static void ngx_http_kedge_balancer_save_session(ngx_peer_connection_t *pc,
 #endif
 
 
-/* kedge_balancer [set_aside=TIME]; */
+/*
+ * kedge_balancer [set_aside=TIME] [keepalive=N [keepalive_per_endpoint=N]
+ *                [keepalive_requests=N] [keepalive_time=TIME]
+ *                [keepalive_timeout=TIME]];
+ */
 
 char *
 ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -39,6 +45,7 @@ ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_kedge_srv_conf_t *kscf = conf;
 
     ngx_str_t                     *value, s;
+    ngx_uint_t                     i, aside;
     ngx_msec_t                     ms;
     ngx_http_upstream_server_t    *us;
     ngx_http_upstream_srv_conf_t  *uscf;
@@ -48,30 +55,47 @@ ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     kscf->set_aside = NGX_HTTP_KEDGE_SET_ASIDE;
+    aside = 0;
 
-    if (cf->args->nelts == 2) {
-        value = cf->args->elts;
+    value = cf->args->elts;
 
-        if (ngx_strncmp(value[1].data, "set_aside=", 10) != 0) {
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "keepalive", 9) == 0) {
+            if (ngx_http_kedge_keepalive_param(cf, kscf, &value[i])
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "set_aside=", 10) != 0 || aside) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\" in \"%V\" "
-                               "directive", &value[1], &cmd->name);
+                               "directive", &value[i], &cmd->name);
             return NGX_CONF_ERROR;
         }
 
-        s.data = value[1].data + 10;
-        s.len = value[1].len - 10;
+        s.data = value[i].data + 10;
+        s.len = value[i].len - 10;
 
         ms = ngx_parse_time(&s, 0);
 
         if (ms == (ngx_msec_t) NGX_ERROR) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid time \"%V\" in \"%V\" directive",
-                               &value[1], &cmd->name);
+                               &value[i], &cmd->name);
             return NGX_CONF_ERROR;
         }
 
         kscf->set_aside = ms;
+        aside = 1;
+    }
+
+    if (ngx_http_kedge_keepalive_check(cf, kscf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
@@ -81,6 +105,18 @@ ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     if (uscf->peer.init_upstream
         && uscf->peer.init_upstream != ngx_http_kedge_balancer_init_upstream)
     {
+        /* an earlier "keepalive" would be dropped here, silently */
+
+        if (kscf->keepalive) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"kedge_balancer keepalive=\" after "
+                               "\"keepalive\" or another balancing method "
+                               "in upstream \"%V\": \"keepalive=\" keeps "
+                               "the idle connections itself",
+                               &uscf->host);
+            return NGX_CONF_ERROR;
+        }
+
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "load balancing method redefined");
     }
@@ -157,6 +193,27 @@ static ngx_int_t
 ngx_http_kedge_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)
 {
+    ngx_http_kedge_srv_conf_t  *kscf;
+
+    /* nginx's "keepalive" after it calls this as its original balancer */
+
+    if (us->srv_conf
+        && us->peer.init_upstream != ngx_http_kedge_balancer_init_upstream)
+    {
+        kscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_kedge_module);
+
+        if (kscf->keepalive) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"keepalive\" (or another balancer wrapping "
+                          "it) and \"kedge_balancer keepalive=\" in "
+                          "upstream \"%V\" in %s:%ui: \"keepalive=\" "
+                          "keeps the idle connections itself, use one "
+                          "or the other", &us->host, us->file_name,
+                          us->line);
+            return NGX_ERROR;
+        }
+    }
+
     us->peer.init = ngx_http_kedge_balancer_init_peer;
 
     return NGX_OK;
@@ -199,9 +256,11 @@ ngx_http_kedge_balancer_init_peer(ngx_http_request_t *r,
     if (us->srv_conf) {
         kscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_kedge_module);
         ctx->set_aside = kscf->set_aside;
+        ctx->keepalive = kscf->keepalive ? kscf : NULL;
 
     } else {
         ctx->set_aside = NGX_HTTP_KEDGE_SET_ASIDE;
+        ctx->keepalive = NULL;
     }
 
     r->upstream->peer.data = ctx;
@@ -227,6 +286,10 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_addr_t  *addr;
 
     n = ctx->peers->naddrs;
+
+    /* set again by a connection cache when it has one for the endpoint */
+
+    pc->cached = 0;
 
     /* the next endpoint not set aside after a failed connect */
 
@@ -265,6 +328,20 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
                    "kedge balancer: backend \"%V\" endpoint %V",
                    &ctx->backend->name, &addr->name);
 
+    /*
+     * a kept-alive connection of the endpoint; after one failed, this
+     * request dials afresh: the backend may have closed the others too
+     */
+
+    if (ctx->keepalive && !ctx->cached_retry
+        && ngx_http_kedge_keepalive_get(ctx, pc) == NGX_DONE)
+    {
+        ngx_http_kedge_info(ctx->request, "kedge: backend \"%V\": endpoint "
+                            "%V, try %ui, kept-alive connection",
+                            &ctx->backend->name, &addr->name, ctx->tries);
+        return NGX_DONE;
+    }
+
     ngx_http_kedge_info(ctx->request, "kedge: backend \"%V\": endpoint %V, "
                         "try %ui", &ctx->backend->name, &addr->name,
                         ctx->tries);
@@ -282,6 +359,10 @@ ngx_http_kedge_balancer_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_upstream_t  *u;
 
     u = ctx->request->upstream;
+
+    if (ctx->keepalive) {
+        ngx_http_kedge_keepalive_free(ctx, pc, state);
+    }
 
     if ((state & NGX_PEER_FAILED) && pc->cached && !ctx->cached_retry) {
 

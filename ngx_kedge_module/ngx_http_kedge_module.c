@@ -209,7 +209,7 @@ static ngx_command_t  ngx_http_kedge_commands[] = {
       &ngx_http_kedge_log_levels },
 
     { ngx_string("kedge_balancer"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
       ngx_http_kedge_balancer_directive,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,

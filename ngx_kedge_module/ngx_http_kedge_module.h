@@ -282,9 +282,23 @@ typedef struct {
 #define NGX_HTTP_KEDGE_SET_ASIDE          2000
 
 
+/* kedge_balancer keepalive=: the idle connections of one worker */
+typedef struct ngx_http_kedge_keepalive_s  ngx_http_kedge_keepalive_t;
+
+
 typedef struct {
     ngx_flag_t                      balancer;
     ngx_msec_t                      set_aside;
+
+    /* keepalive=N and the rest: 0 when the balancer keeps no connections */
+    ngx_uint_t                      keepalive;
+    ngx_uint_t                      keepalive_per_endpoint;
+    ngx_uint_t                      keepalive_requests;
+    ngx_msec_t                      keepalive_time;
+    ngx_msec_t                      keepalive_timeout;
+
+    /* worker-local, made when the first connection is kept */
+    ngx_http_kedge_keepalive_t     *cache;
 } ngx_http_kedge_srv_conf_t;
 
 
@@ -356,6 +370,7 @@ typedef struct {
     ngx_uint_t                      unreachable;  /* aside or refused */
     ngx_uint_t                      cached_retry;
     ngx_msec_t                      set_aside;
+    ngx_http_kedge_srv_conf_t      *keepalive;    /* keepalive=, or NULL */
     ngx_http_request_t             *request;
     ngx_kedge_store_t              *store;
     unsigned                        info_logs:1;  /* X-Kedge-Info-Logs */
@@ -557,6 +572,16 @@ void ngx_http_kedge_balancer_adopt(ngx_http_upstream_srv_conf_t *uscf);
 ngx_int_t ngx_http_kedge_balancer_check(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf);
 ngx_uint_t ngx_http_kedge_balancer_wrapped(ngx_http_upstream_srv_conf_t *uscf);
+
+/* ngx_http_kedge_keepalive.c */
+char *ngx_http_kedge_keepalive_param(ngx_conf_t *cf,
+    ngx_http_kedge_srv_conf_t *kscf, ngx_str_t *value);
+char *ngx_http_kedge_keepalive_check(ngx_conf_t *cf,
+    ngx_http_kedge_srv_conf_t *kscf);
+ngx_int_t ngx_http_kedge_keepalive_get(ngx_http_kedge_ctx_t *ctx,
+    ngx_peer_connection_t *pc);
+void ngx_http_kedge_keepalive_free(ngx_http_kedge_ctx_t *ctx,
+    ngx_peer_connection_t *pc, ngx_uint_t state);
 
 
 #endif /* _NGX_HTTP_KEDGE_MODULE_H_INCLUDED_ */
