@@ -724,3 +724,151 @@ Host: nothing.example.org
 --- error_code: 502
 --- error_log eval
 qr/\[warn\] .*low address bits of 10\.1\.2\.3\/8 are meaningless in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 77: kedge_balancer keepalive=0
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=0;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive=0" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 78: kedge_balancer keepalive= not a number
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=8x;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive=8x" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 79: kedge_balancer keepalive= over the limit
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=1000001;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive=1000001" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 80: kedge_balancer keepalive= twice
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=8 keepalive=16;
+    }
+--- error_log eval
+qr/\[emerg\] .*duplicate "keepalive=" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 81: kedge_balancer keepalive_timeout= without keepalive=
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive_timeout=10s;
+    }
+--- error_log eval
+qr/\[emerg\] .*"keepalive_\*=" parameters of "kedge_balancer" need "keepalive=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 82: kedge_balancer keepalive_per_endpoint= over keepalive=
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=4 keepalive_per_endpoint=8;
+    }
+--- error_log eval
+qr/\[emerg\] .*"keepalive_per_endpoint=8" is more than "keepalive=4" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 83: kedge_balancer keepalive_timeout=0
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=4 keepalive_timeout=0;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive_timeout=0" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 84: kedge_balancer keepalive_time= not a time
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=4 keepalive_time=soon;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive_time=soon" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 85: kedge_balancer keepalive_requests=0
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=4 keepalive_requests=0;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive_requests=0" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 86: kedge_balancer with an unknown keepalive parameter
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=4 keepalive_idle=10s;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "keepalive_idle=10s" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 87: kedge_balancer keepalive= and nginx's keepalive after it
+--- http_config
+    upstream kedge {
+        kedge_balancer keepalive=8;
+        keepalive 8;
+    }
+--- error_log eval
+qr/\[emerg\] .*"keepalive" \(or another balancer wrapping it\) and "kedge_balancer keepalive=" in upstream "kedge" in \S+nginx\.conf:\d+: "keepalive=" keeps the idle connections itself, use one or the other/
+
+
+
+=== TEST 88: nginx's keepalive before kedge_balancer keepalive=
+--- http_config
+    upstream kedge {
+        keepalive 8;
+        kedge_balancer keepalive=8;
+    }
+--- error_log eval
+qr/\[emerg\] .*"kedge_balancer keepalive=" after "keepalive" or another balancing method in upstream "kedge": "keepalive=" keeps the idle connections itself in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 89: set_aside= twice
+--- http_config
+    upstream kedge {
+        kedge_balancer set_aside=1s keepalive=8 set_aside=2s;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "set_aside=2s" in "kedge_balancer" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 90: with keepalive=, one endpoint may be dialed with TLS and another way
+--- http_config
+    kedge_backend secure endpoints=127.0.0.1:8443 tls=on tls_name=a.internal;
+    kedge_backend loose endpoints=127.0.0.1:8443 tls=insecure;
+    kedge_http_route backend=secure;
+    upstream kedge {
+        kedge_balancer keepalive=4 keepalive_per_endpoint=2 keepalive_requests=100 keepalive_time=10m keepalive_timeout=30s set_aside=1s;
+    }
+--- request
+GET /
+--- error_code: 502
+--- no_error_log
+[emerg]
