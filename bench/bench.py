@@ -260,9 +260,22 @@ def addr(ep):
     return "%s:%d" % ep
 
 
+def kedge_upstream(keepalive, nginx_keepalive=False):
+    """The kedge upstream's connection cache: the balancer's own
+    (kedge_balancer keepalive=), or nginx's "keepalive" wrapping it."""
+    if nginx_keepalive:
+        return ("        kedge_balancer;\n"
+                "        keepalive %d;\n"
+                "        keepalive_requests 100000000;\n"
+                "        keepalive_timeout 600s;" % keepalive)
+    return ("        kedge_balancer keepalive=%d keepalive_requests=100000000\n"
+            "                       keepalive_timeout=600s;" % keepalive)
+
+
 def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
                    kedge_backends=None, kedge_routes=None, k8s=False,
-                   callgrind=False, kedge_http="", kedge_locations=""):
+                   callgrind=False, kedge_http="", kedge_locations="",
+                   nginx_keepalive=False):
     p = ports_at(base)
     common_main = COMMON_MAIN
     if callgrind:
@@ -317,7 +330,8 @@ def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
                     "ca_file=%s/ca.crt max_size=64m;" % (K8S_PORT, WORK, CERTS))
         conf = fill("nginx-kedge.conf", MODULE=MODULE, COMMON_MAIN=common_main,
                     COMMON_HTTP=COMMON_HTTP, LISTENS=listens(p),
-                    OPS_PORT=p["ops"], KEEPALIVE=keepalive, KUBERNETES=kube,
+                    OPS_PORT=p["ops"], KUBERNETES=kube,
+                    UPSTREAM=kedge_upstream(keepalive, nginx_keepalive),
                     EXTRA_HTTP=kedge_http, EXTRA_LOCATIONS=kedge_locations,
                     BACKENDS="\n".join("    " + b for b in kedge_backends),
                     ROUTES="\n".join("    " + r for r in kedge_routes))
@@ -1042,8 +1056,10 @@ class Run:
                     ("nginx", "h2"), ("kedge", "h2"), ("nginx", "grpc"), ("kedge", "grpc"),
                     ("kedge", "1000 routes by host, last"),
                     ("kedge", "1 route by path"), ("kedge", "1000 routes by path, last")]
+        variants += [("kedge", "10 endpoints, nginx's keepalive")]
         if not self.args.quick:
-            variants += [("nginx", "10000 endpoints"), ("kedge", "10000 endpoints")]
+            variants += [("nginx", "10000 endpoints"), ("kedge", "10000 endpoints"),
+                         ("kedge", "10000 endpoints, nginx's keepalive")]
         base = 18260
         for c, variant in variants:
             path = "/"
@@ -1051,6 +1067,8 @@ class Run:
             kw = {}
             eps = HTTP_EPS
             warm = 200
+            if variant.endswith("nginx's keepalive"):
+                kw["nginx_keepalive"] = True
             if variant == "1 route by path":
                 kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r0000/*;"
                                       % HOST]
@@ -1503,7 +1521,9 @@ def write_results(run, args, started, finished):
         w("")
         for key, title in (("kedge|10 endpoints", "10 endpoints"),
                            ("kedge|1000 routes by path, last", "1000 routes by path, last"),
-                           ("kedge|10000 endpoints", "10 000 endpoints")):
+                           ("kedge|10000 endpoints", "10 000 endpoints"),
+                           ("kedge|10000 endpoints, nginx's keepalive",
+                            "10 000 endpoints, nginx's keepalive")):
             v = cg.get(key)
             if not v:
                 continue
@@ -1518,13 +1538,15 @@ def write_results(run, args, started, finished):
                 for ir, f in rows[:10]:
                     w("| `%s` | %.0f |" % (f, ir))
                 w("")
-        for key in ("kedge|10000 endpoints", "nginx|10000 endpoints"):
+        for key in ("kedge|10000 endpoints", "kedge|10000 endpoints, nginx's keepalive",
+                    "nginx|10000 endpoints"):
             v = cg.get(key)
             if not v or not v.get("self"):
                 continue
-            w("%s, 10 000 endpoints: where the instructions go (exclusive, per "
+            w("%s, %s: where the instructions go (exclusive, per "
               "request; `0x...` are static functions of Debian's stripped "
-              "`/usr/sbin/nginx`, see bench/README.md):" % LABEL[v["contender"]])
+              "`/usr/sbin/nginx`, see bench/README.md):"
+              % (LABEL[v["contender"]], v["variant"].replace("10000", "10 000")))
             w("")
             w("| function | instructions / request |")
             w("|---|---:|")
