@@ -4,7 +4,8 @@
 # requests it has carried ($connection_requests); with many endpoints
 # the answers are summed up by awk.  HTTP, TLS and gRPC upstreams; the
 # cap, the bound per endpoint, the idle timeout, keepalive_requests and
-# keepalive_time; backends that close idle or used connections.
+# keepalive_time; backends that close idle or used connections; a reload
+# that must not wait for the old worker's idle connections.
 
 use Test::Nginx::Socket 'no_plan';
 use Test::Kedge::Exec;
@@ -117,6 +118,10 @@ _EOC_
     $block->set_value("timeout", 20) unless defined $block->timeout;
 });
 
+# a master and one worker, as in production: the worker's graceful exit
+# must close the idle connections (TEST 19)
+master_on();
+workers(1);
 worker_connections(1024);
 no_shuffle();
 no_root_location();
@@ -468,5 +473,35 @@ status=OK backend=grpc-tls conn=0
 curl -s "http://127.0.0.1:$TEST_NGINX_SERVER_PORT/[1-3]" | cut -d' ' -f2 | tr '\n' ' '; echo
 --- response_body
 1 1 1 
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: a reload: the old worker closes its idle connections (here to gRPC backends, which keep theirs open) and exits at once
+--- http_config
+    kedge_grpc_route backend=grpc_many;
+    upstream kedge {
+        kedge_balancer keepalive=16;
+    }
+--- config
+    listen 127.0.0.1:$TEST_NGINX_K8 http2;
+    location / { kedge_pass; }
+--- exec
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_K8 --authority g.example.com --repeat 3 | cut -d' ' -f1
+master=$(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid)
+old=$(ps -o pid= --ppid $master | tr -d ' ')
+kill -HUP $master
+for i in $(seq 1 50); do kill -0 $old 2>/dev/null || break; sleep 0.1; done
+kill -0 $old 2>/dev/null && echo "the old worker waits" || echo "the old worker is gone"
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_K8 --authority g.example.com | cut -d' ' -f1
+--- response_body
+status=OK
+status=OK
+status=OK
+the old worker is gone
+status=OK
+--- error_log
+kedge keepalive close handler
 --- no_error_log
 [error]

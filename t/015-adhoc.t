@@ -18,6 +18,7 @@ $ENV{TEST_NGINX_G_PORT} ||= $port + 184;
 $ENV{TEST_NGINX_H2C_PORT} ||= $port + 185;
 $ENV{TEST_NGINX_T_PORT} ||= $port + 186;
 $ENV{TEST_NGINX_P_PORT} ||= $port + 187;
+$ENV{TEST_NGINX_S_PORT} ||= $port + 188;
 $ENV{TEST_NGINX_CLIENT} = repo_root() . "/t/peers/grpc_client.py";
 
 test_certs();
@@ -614,3 +615,31 @@ curl -s -H "Host: a.pod.kedge.test:$TEST_NGINX_P_PORT" -H 'Proxy-Authorization: 
 adhoc: port 1 is not allowed 400
 pa=[] host=a.pod.kedge.test:$ENV{TEST_NGINX_P_PORT}
 "
+
+
+
+=== TEST 33: kedge_balancer keepalive=: a TLS connection serves the name it was dialed for only
+--- http_config
+    kedge_http_adhoc *.kedge.test ports=$TEST_NGINX_S_PORT tls=insecure;
+    upstream kept {
+        kedge_balancer keepalive=8;
+    }
+    server {
+        listen 127.0.0.2:$TEST_NGINX_S_PORT ssl;
+        ssl_certificate $TEST_NGINX_CERT_DIR/backend.crt;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/backend.key;
+        return 200 "sni=$ssl_server_name host=$host requests=$connection_requests\n";
+    }
+--- config
+    location / { kedge_pass kept; }
+--- exec
+for h in a.pod.kedge.test x.example.kedge.test a.pod.kedge.test x.example.kedge.test; do
+    curl -s -H "Host: $h:$TEST_NGINX_S_PORT" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+done
+--- response_body
+sni=a.pod.kedge.test host=a.pod.kedge.test requests=1
+sni=x.example.kedge.test host=x.example.kedge.test requests=1
+sni=a.pod.kedge.test host=a.pod.kedge.test requests=2
+sni=x.example.kedge.test host=x.example.kedge.test requests=2
+--- no_error_log
+[error]
