@@ -19,7 +19,11 @@
  * walk of a bucket, whatever the number of endpoints.
  *
  * What is kept and when, the idle handlers and the close follow
- * ngx_http_upstream_keepalive_module exactly.
+ * ngx_http_upstream_keepalive_module exactly, but for the idle timeout:
+ * every connection of a cache has the same one, so the LRU list is also
+ * the order in which they expire, and one timer per cache, set for the
+ * oldest, replaces a timer per connection (with thousands kept, those
+ * made every timer of the worker a walk down a deep tree).
  */
 
 
@@ -71,6 +75,7 @@ typedef struct {
     ngx_http_kedge_ka_node_t       *node;
     ngx_connection_t               *connection;
     ngx_http_kedge_keepalive_t     *cache;
+    ngx_msec_t                      idle_since;
 } ngx_http_kedge_ka_item_t;
 
 
@@ -90,6 +95,10 @@ struct ngx_http_kedge_keepalive_s {
 
     ngx_uint_t                      max;
     ngx_uint_t                      per_endpoint;
+
+    /* set for the oldest: the tail of the LRU list */
+    ngx_event_t                     timer;
+    ngx_msec_t                      timeout;
 };
 
 
@@ -102,6 +111,7 @@ static ngx_http_kedge_keepalive_t *ngx_http_kedge_keepalive_create(
     ngx_http_kedge_srv_conf_t *kscf, ngx_log_t *log);
 static void ngx_http_kedge_keepalive_detach(ngx_http_kedge_ka_item_t *item,
     ngx_http_kedge_ka_node_t *keep);
+static void ngx_http_kedge_keepalive_timer_handler(ngx_event_t *ev);
 static void ngx_http_kedge_keepalive_dummy_handler(ngx_event_t *ev);
 static void ngx_http_kedge_keepalive_close_handler(ngx_event_t *ev);
 static void ngx_http_kedge_keepalive_close(ngx_connection_t *c);
@@ -468,11 +478,21 @@ ngx_http_kedge_keepalive_free(ngx_http_kedge_ctx_t *ctx,
 
     item->node = node;
     item->connection = c;
+    item->idle_since = ngx_current_msec;
 
     pc->connection = NULL;
 
+    /* the cache's timer closes it when idle too long, not its own */
+
+    if (!cache->timer.timer_set) {
+        ngx_add_timer(&cache->timer, cache->timeout);
+    }
+
     c->read->delayed = 0;
-    ngx_add_timer(c->read, kscf->keepalive_timeout);
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
 
     if (c->write->timer_set) {
         ngx_del_timer(c->write);
@@ -645,6 +665,14 @@ ngx_http_kedge_keepalive_create(ngx_http_kedge_srv_conf_t *kscf,
     cache->max = kscf->keepalive;
     cache->per_endpoint = kscf->keepalive_per_endpoint;
 
+    /* a graceful exit closes idle connections anyway: never wait for it */
+
+    cache->timeout = kscf->keepalive_timeout;
+    cache->timer.handler = ngx_http_kedge_keepalive_timer_handler;
+    cache->timer.data = cache;
+    cache->timer.log = ngx_cycle->log;
+    cache->timer.cancelable = 1;
+
     return cache;
 }
 
@@ -685,6 +713,44 @@ ngx_http_kedge_keepalive_detach(ngx_http_kedge_ka_item_t *item,
 }
 
 
+/* the connections idle for keepalive_timeout, oldest first, are closed */
+
+static void
+ngx_http_kedge_keepalive_timer_handler(ngx_event_t *ev)
+{
+    ngx_msec_int_t               left;
+    ngx_queue_t                 *q;
+    ngx_connection_t            *c;
+    ngx_http_kedge_ka_item_t    *item;
+    ngx_http_kedge_keepalive_t  *cache;
+
+    cache = ev->data;
+
+    while (!ngx_queue_empty(&cache->lru)) {
+        q = ngx_queue_last(&cache->lru);
+        item = ngx_queue_data(q, ngx_http_kedge_ka_item_t, lru);
+
+        left = (ngx_msec_int_t) (item->idle_since + cache->timeout
+                                 - ngx_current_msec);
+
+        if (left > 0) {
+            ngx_add_timer(ev, (ngx_msec_t) left);
+            return;
+        }
+
+        c = item->connection;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "kedge keepalive: closing %p, idle too long", c);
+
+        ngx_http_kedge_keepalive_detach(item, NULL);
+        ngx_queue_insert_head(&cache->free, &item->lru);
+
+        ngx_http_kedge_keepalive_close(c);
+    }
+}
+
+
 static void
 ngx_http_kedge_keepalive_dummy_handler(ngx_event_t *ev)
 {
@@ -693,7 +759,7 @@ ngx_http_kedge_keepalive_dummy_handler(ngx_event_t *ev)
 }
 
 
-/* an idle connection: anything readable (or its timeout) closes it */
+/* an idle connection: anything readable (the backend closing) closes it */
 
 static void
 ngx_http_kedge_keepalive_close_handler(ngx_event_t *ev)
@@ -708,7 +774,7 @@ ngx_http_kedge_keepalive_close_handler(ngx_event_t *ev)
 
     c = ev->data;
 
-    if (c->close || c->read->timedout) {
+    if (c->close) {
         goto close;
     }
 

@@ -255,8 +255,8 @@ curl -s $u | cut -d' ' -f2
 1
 2
 1
---- error_log
-kedge keepalive close handler
+--- error_log eval
+qr/kedge keepalive: closing \S+, idle too long/
 --- no_error_log
 [error]
 
@@ -503,5 +503,31 @@ the old worker is gone
 status=OK
 --- error_log
 kedge keepalive close handler
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: keepalive_timeout counts for each connection: the older goes, the younger stays
+--- http_config
+    kedge_backend two endpoints=127.0.9.1:$TEST_NGINX_K1,127.0.9.2:$TEST_NGINX_K1 protocol=http;
+    kedge_http_route backend=two;
+    upstream kedge {
+        kedge_balancer keepalive=8 keepalive_timeout=2s;
+    }
+--- exec
+u=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+curl -s $u | cut -d' ' -f1,3
+sleep 1.2
+curl -s $u | cut -d' ' -f1,3
+sleep 1.2
+curl -s $u $u | cut -d' ' -f1,3
+--- response_body
+127.0.9.1 1
+127.0.9.2 1
+127.0.9.1 1
+127.0.9.2 2
+--- error_log eval
+qr/kedge keepalive: closing \S+, idle too long/
 --- no_error_log
 [error]
