@@ -491,11 +491,16 @@ ngx_http_kedge_metrics_grpc_status(ngx_list_t *list)
             i = 0;
         }
 
+        /* HTTP/2 names are lower-case: the cheap comparison first */
+
         if (h[i].hash == 0
             || h[i].key.len != sizeof("grpc-status") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "grpc-status",
-                               sizeof("grpc-status") - 1)
-               != 0)
+            || (ngx_strncmp(h[i].key.data, "grpc-status",
+                            sizeof("grpc-status") - 1)
+                != 0
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "grpc-status",
+                                   sizeof("grpc-status") - 1)
+                   != 0))
         {
             continue;
         }
