@@ -55,8 +55,9 @@ static void ngx_kedge_oidc_local_keys(ngx_kedge_oidc_issuer_t *is,
 static u_char      ngx_kedge_oidc_skipped_buf[NGX_KEDGE_OIDC_SKIPPED_LEN];
 static u_char     *ngx_kedge_oidc_skipped_last;
 
-/* the worker's digest context, made once */
+/* the worker's digest context and SHA-256, made and fetched once */
 static EVP_MD_CTX  *ngx_kedge_oidc_md;
+static EVP_MD      *ngx_kedge_oidc_sha256;
 
 
 /*
@@ -570,12 +571,22 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         }
     }
 
+    /* fetched once: EVP_sha256() would be looked up on every digest */
+
+    if (ngx_kedge_oidc_sha256 == NULL) {
+        ngx_kedge_oidc_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (ngx_kedge_oidc_sha256 == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     if (token->len > policy->jwt.max_size) {
         *reason = "token too large";
         return NGX_DECLINED;
     }
 
-    if (EVP_DigestInit_ex(ngx_kedge_oidc_md, EVP_sha256(), NULL) != 1
+    if (EVP_DigestInit_ex2(ngx_kedge_oidc_md, ngx_kedge_oidc_sha256, NULL)
+        != 1
         || EVP_DigestUpdate(ngx_kedge_oidc_md, policy->id,
                             NGX_KEDGE_OIDC_POLICY_ID_LEN) != 1
         || EVP_DigestUpdate(ngx_kedge_oidc_md, token->data, token->len) != 1
@@ -662,6 +673,11 @@ ngx_kedge_oidc_exit_process(void)
     if (ngx_kedge_oidc_md) {
         EVP_MD_CTX_free(ngx_kedge_oidc_md);
         ngx_kedge_oidc_md = NULL;
+    }
+
+    if (ngx_kedge_oidc_sha256) {
+        EVP_MD_free(ngx_kedge_oidc_sha256);
+        ngx_kedge_oidc_sha256 = NULL;
     }
 }
 
