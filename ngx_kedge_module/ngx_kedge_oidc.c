@@ -69,7 +69,7 @@ static EVP_MD      *ngx_kedge_oidc_sha256;
 #define NGX_KEDGE_OIDC_REFUSED        64
 
 typedef struct {
-    u_char                    digest[EVP_MAX_MD_SIZE];
+    u_char                    digest[NGX_KEDGE_OIDC_DIGEST_LEN];
     ngx_kedge_oidc_issuer_t  *issuer;
     ngx_uint_t                generation;
     time_t                    until;
@@ -544,25 +544,18 @@ ngx_kedge_oidc_attempts(ngx_kedge_oidc_issuer_t *is)
 
 
 /*
- * A token under a policy: NGX_OK, with its subject; NGX_DECLINED with
- * the reason; NGX_AGAIN when the fetcher was asked for the keys (an
- * unknown kid, "may_wait"): try again once its attempt ended.
+ * A token verified before under this policy and still good: NGX_OK, with
+ * its subject; else NGX_DECLINED, "digest" (the cache's key, policy and
+ * token) for ngx_kedge_oidc_verify().  The caller checks nothing of the
+ * token before: only tokens that verified are cached, and they were
+ * strict base64url, so a hit is one again.
  */
 
 ngx_int_t
-ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
-    ngx_uint_t may_wait, u_char *sub, size_t *sub_len, const char **reason,
-    ngx_log_t *log)
+ngx_kedge_oidc_cached(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
+    u_char *digest, u_char *sub, size_t *sub_len)
 {
-    int                        rc;
-    u_char                     digest[EVP_MAX_MD_SIZE];
-    ngx_uint_t                 i;
-    unsigned int               dlen;
-    ngx_kedge_oidc_issuer_t   *is;
-    ngx_kedge_jwt_result_t     res;
-    ngx_kedge_oidc_refused_t  *f;
-
-    is = policy->issuer;
+    unsigned int  dlen;
 
     if (ngx_kedge_oidc_md == NULL) {
         ngx_kedge_oidc_md = EVP_MD_CTX_new();
@@ -580,8 +573,9 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         }
     }
 
+    /* never cached; ngx_kedge_oidc_verify() says why */
+
     if (token->len > policy->jwt.max_size) {
-        *reason = "token too large";
         return NGX_DECLINED;
     }
 
@@ -590,15 +584,40 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         || EVP_DigestUpdate(ngx_kedge_oidc_md, policy->id,
                             NGX_KEDGE_OIDC_POLICY_ID_LEN) != 1
         || EVP_DigestUpdate(ngx_kedge_oidc_md, token->data, token->len) != 1
-        || EVP_DigestFinal_ex(ngx_kedge_oidc_md, digest, &dlen) != 1)
+        || EVP_DigestFinal_ex(ngx_kedge_oidc_md, digest, &dlen) != 1
+        || dlen != NGX_KEDGE_OIDC_DIGEST_LEN)
     {
         return NGX_ERROR;
     }
 
-    if (ngx_kedge_store_token_get(is->store, digest, sub, sub_len)
-        == NGX_OK)
-    {
-        return NGX_OK;
+    return ngx_kedge_store_token_get(policy->issuer->store, digest, sub,
+                                     sub_len);
+}
+
+
+/*
+ * A token under a policy, after ngx_kedge_oidc_cached() declined ("digest"
+ * its): NGX_OK, with its subject; NGX_DECLINED with the reason; NGX_AGAIN
+ * when the fetcher was asked for the keys (an unknown kid, "may_wait"):
+ * try again once its attempt ended.
+ */
+
+ngx_int_t
+ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
+    u_char *digest, ngx_uint_t may_wait, u_char *sub, size_t *sub_len,
+    const char **reason, ngx_log_t *log)
+{
+    int                        rc;
+    ngx_uint_t                 i;
+    ngx_kedge_oidc_issuer_t   *is;
+    ngx_kedge_jwt_result_t     res;
+    ngx_kedge_oidc_refused_t  *f;
+
+    is = policy->issuer;
+
+    if (token->len > policy->jwt.max_size) {
+        *reason = "token too large";
+        return NGX_DECLINED;
     }
 
     ngx_kedge_oidc_local_keys(is, log);
@@ -608,7 +627,7 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
 
         if (f->issuer == is && f->generation == is->generation
             && f->until > ngx_time()
-            && ngx_memcmp(f->digest, digest, dlen) == 0)
+            && ngx_memcmp(f->digest, digest, NGX_KEDGE_OIDC_DIGEST_LEN) == 0)
         {
             *reason = "bad signature (refused before)";
             return NGX_DECLINED;
@@ -625,7 +644,7 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         ngx_kedge_oidc_refused_next = (ngx_kedge_oidc_refused_next + 1)
                                       % NGX_KEDGE_OIDC_REFUSED;
 
-        ngx_memcpy(f->digest, digest, dlen);
+        ngx_memcpy(f->digest, digest, NGX_KEDGE_OIDC_DIGEST_LEN);
         f->issuer = is;
         f->generation = is->generation;
         f->until = ngx_time() + 60;
