@@ -677,8 +677,19 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         break;
     }
 
-    *reason = (is->keys == NULL) ? "no keys from the issuer yet"
-                                 : res.reason;
+    /*
+     * without keys, a token refused for want of its key says so; one
+     * refused on its own (its header, its claims) says why, keys or not
+     */
+
+    *reason = res.reason;
+
+    if (is->keys == NULL
+        && (rc == NGX_KEDGE_JOSE_UNKNOWN_KID
+            || ngx_strcmp(res.reason, "no key fits the algorithm") == 0))
+    {
+        *reason = "no keys from the issuer yet";
+    }
 
     return NGX_DECLINED;
 }
