@@ -1786,6 +1786,179 @@ test_ecdsa_der(void)
 }
 
 
+/*
+ * The one-pass JSON reader against json_loadb(): whatever it takes is
+ * json_loadb()'s object, members in the same order; what it leaves,
+ * json_loadb() decides
+ */
+
+static int
+json_fast_like_jansson(const char *text, size_t len, int *taken)
+{
+    int            good;
+    char          *copy;
+    void          *i1, *i2;
+    json_t        *fast, *ref;
+    json_error_t   e;
+
+    copy = malloc(len ? len : 1);
+    memcpy(copy, text, len);
+
+    fast = ngx_kedge_jose_json_fast(copy, len);
+    ref = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &e);
+    free(copy);
+
+    *taken = (fast != NULL);
+    good = 1;
+
+    if (fast) {
+        good = ref && json_is_object(ref) && json_equal(fast, ref);
+
+        for (i1 = json_object_iter(fast), i2 = ref ? json_object_iter(ref)
+                                                   : NULL;
+             good && (i1 || i2);
+             i1 = json_object_iter_next(fast, i1),
+             i2 = json_object_iter_next(ref, i2))
+        {
+            good = i1 && i2
+                   && strcmp(json_object_iter_key(i1),
+                             json_object_iter_key(i2)) == 0;
+        }
+
+        json_decref(fast);
+    }
+
+    if (ref) {
+        json_decref(ref);
+    }
+
+    return good;
+}
+
+
+static void
+test_json_fast(void)
+{
+    int             taken;
+    char           *tok, *dot, *end, path[512];
+    size_t          i, s, len, seg_len, n, nfast, nslow, bad;
+    uint8_t        *buf;
+    DIR            *d;
+    struct dirent  *de;
+
+    static const char  *subs[] = { "tok", "mint", "claims" };
+
+    static const struct {
+        const char  *text;
+        int          fast;
+    } cases[] = {
+        { "{}", 1 }, { " \t\r\n{ }\n", 1 }, { "{\"a\":1}", 1 },
+        { "{\"a\":0}", 1 }, { "{\"a\":-0}", 1 }, { "{\"a\":-1}", 1 },
+        { "{\"a\":999999999999999999}", 1 },
+        { "{\"a\":-999999999999999999}", 1 },
+        { "{\"a\":\"x\",\"b\":[],\"c\":[1,\"y\",true,false,null]}", 1 },
+        { "{\"a\":true,\"b\":false,\"c\":null}", 1 },
+        { "{ \"a\" :\t\"b\" ,\r\n\"c\" : [ 1 , 2 ] }", 1 },
+        { "{\"\":\"\"}", 1 }, { "{\"a\":\" !#~\"}", 1 },
+        { "{\"b\":1,\"a\":2,\"c\":3}", 1 },
+        { "{\"a\":1,\"a\":2}", 0 }, { "{\"a\":01}", 0 },
+        { "{\"a\":1.5}", 0 }, { "{\"a\":1e5}", 0 }, { "{\"a\":1E5}", 0 },
+        { "{\"a\":1234567890123456789}", 0 },
+        { "{\"a\":99999999999999999999}", 0 },
+        { "{\"a\":\"\\u0041\"}", 0 }, { "{\"a\\n\":1}", 0 },
+        { "{\"a\":\"\xc3\xa9\"}", 0 }, { "{\"a\":\"\x7f\"}", 0 },
+        { "{\"a\":\"\x01\"}", 0 }, { "{\"a\":{\"b\":1}}", 0 },
+        { "{\"a\":[[1]]}", 0 }, { "{\"a\":[{}]}", 0 },
+        { "{\"a\":truex}", 0 }, { "{\"a\":tru}", 0 },
+        { "{\"a\":nul}", 0 }, { "{\"a\":NaN}", 0 }, { "{\"a\":+1}", 0 },
+        { "{\"a\":1,}", 0 }, { "{\"a\":[1,]}", 0 }, { "{\"a\":[,1]}", 0 },
+        { "{\"a\"}", 0 }, { "{\"a\":}", 0 }, { "{\"a\" 1}", 0 },
+        { "{\"a\":1 \"b\":2}", 0 }, { "{\"a\":-}", 0 },
+        { "{\"a\":--1}", 0 }, { "{\"a\":1x}", 0 }, { "{\"a\":\"b\"\"c\"}", 0 },
+        { "[1]", 0 }, { "\"x\"", 0 }, { "", 0 }, { "{", 0 },
+        { "{\"a\":1", 0 }, { "{\"a\":\"b", 0 }, { "{\"a\":[1", 0 },
+        { "{\"a\":1} x", 0 }, { "{\"a\":1}}", 0 }, { "{\"a\":1}{}", 0 },
+        { "\xef\xbb\xbf{}", 0 }, { "{\"a\":1}\f", 0 }
+    };
+
+    /* the header and payload of every token, and every payload text */
+
+    nfast = nslow = bad = 0;
+
+    for (s = 0; s < sizeof(subs) / sizeof(subs[0]); s++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, subs[s]);
+
+        d = opendir(path);
+        if (d == NULL) {
+            exit(2);
+        }
+
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.') {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "%s/%s", subs[s], de->d_name);
+            tok = slurp(path, &len);
+
+            if (strcmp(subs[s], "claims") == 0) {
+                bad += !json_fast_like_jansson(tok, len, &taken);
+                nfast += taken;
+                nslow += !taken;
+                free(tok);
+                continue;
+            }
+
+            for (i = 0, dot = tok; i < 2; i++) {
+                end = memchr(dot, '.', len - (dot - tok));
+                if (end == NULL) {
+                    break;
+                }
+
+                seg_len = end - dot;
+                buf = malloc(seg_len / 4 * 3 + 3);
+
+                if (ngx_kedge_jose_b64url_decode(dot, seg_len, buf, &n)
+                    == OK_)
+                {
+                    bad += !json_fast_like_jansson((char *) buf, n, &taken);
+                    nfast += taken;
+                    nslow += !taken;
+                }
+
+                free(buf);
+                dot = end + 1;
+            }
+
+            free(tok);
+        }
+
+        closedir(d);
+    }
+
+    ok(bad == 0 && nfast > 300 && nslow > 20,
+       "json: the header and payload of every token: %zu read in one "
+       "pass, json_loadb()'s object; %zu left to json_loadb()", nfast,
+       nslow);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        len = strlen(cases[i].text);
+
+        ok(json_fast_like_jansson(cases[i].text, len, &taken)
+           && taken == cases[i].fast,
+           "json: \"%s\": %s", cases[i].text,
+           cases[i].fast ? "read in one pass, json_loadb()'s object"
+                         : "left to json_loadb()");
+    }
+
+    /* a NUL in a name or a value: left to json_loadb() (which refuses) */
+
+    ok(json_fast_like_jansson("{\"a\0\":1}", 7, &taken) && !taken
+       && json_fast_like_jansson("{\"a\":\"\0\"}", 8, &taken) && !taken,
+       "json: a NUL byte in a name or a string: left to json_loadb()");
+}
+
+
 /* a token verifies against the set parsed from the kept JSON too */
 
 static void
@@ -2064,6 +2237,7 @@ main(int argc, char **argv)
     test_mint();
     test_signatures();
     test_ecdsa_der();
+    test_json_fast();
     test_kept_verifies();
     test_oom();
 
