@@ -931,9 +931,10 @@ class Run:
     def group_jwt(self):
         """ngx_kedge_module with kedge_oidc against itself without auth: one
         token again and again (the zone's cache), a new token on every
-        request (a full verification each: cjose, ECDSA P-256), and two
-        kinds of invalid token (expired: refused on its claims; a bad
-        signature under a known kid: refused after the verification)."""
+        request (a full verification each: strict checks, OpenSSL's ECDSA
+        P-256), and two kinds of invalid token (expired: refused on its
+        claims; a bad signature under a known kid: refused after the
+        verification)."""
         keys = os.path.join(WORK, "oidc-keys")
         fx = os.path.join(REPO, "t", "fixtures", "oidc")
         sh([os.path.join(fx, "install.sh")])
@@ -1426,7 +1427,7 @@ def write_results(run, args, started, finished):
         w("One worker; `warm cache`: one token again and again (a digest and a "
           "lookup in the zone's cache); `cold verify`: a token never seen before "
           "on every request (tokens.lua cycles through %s pre-minted ones: "
-          "strict checks, cjose, ECDSA P-256, a cache insert); invalid tokens: "
+          "strict checks, OpenSSL ECDSA P-256, a cache insert); invalid tokens: "
           "refused with 401 (expired: on its claims, before any signature "
           "check; bad signature under a known kid: after the verification)."
           % "the")

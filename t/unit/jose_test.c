@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
 
 #include "ngx_kedge_jose.h"
 
@@ -1527,6 +1531,434 @@ test_mint(void)
 }
 
 
+/*
+ * The signature's own values (make_jose_vectors.mjs): what OpenSSL must
+ * refuse, and R and S of every shape DER encodes differently
+ */
+
+static void
+test_signatures(void)
+{
+    size_t                   i;
+    char                    *json;
+    const char              *err;
+    skips_t                  s;
+    ngx_kedge_jwks_t        *p521;
+    ngx_kedge_jwt_policy_t   p;
+
+#define BAD_ "bad signature"
+
+    static const struct {
+        const char  *tok;
+        const char  *reason;            /* NULL: verified */
+    } cases[] = {
+        { "tok/es256-r-zero", BAD_ }, { "tok/es256-s-zero", BAD_ },
+        { "tok/es256-r-one", BAD_ },
+        { "tok/es256-r-n", BAD_ }, { "tok/es256-s-n", BAD_ },
+        { "tok/es256-r-n-plus-1", BAD_ }, { "tok/es256-s-n-minus-1", BAD_ },
+        { "tok/es256-r-ones", BAD_ }, { "tok/es256-s-ones", BAD_ },
+        { "tok/es256-high-s", NULL },
+        { "tok/es256-r-lead0", NULL }, { "tok/es256-r-lead0-top", NULL },
+        { "tok/es256-s-lead0", NULL }, { "tok/es256-rs-top", NULL },
+        { "tok/es256-rs-low", NULL },
+        { "tok/es384-r-lead0", NULL }, { "tok/es384-s-zero", BAD_ },
+        { "tok/rs256-sig-zero", BAD_ }, { "tok/rs256-sig-one", BAD_ },
+        { "tok/rs256-sig-n", BAD_ }, { "tok/rs256-sig-ones", BAD_ },
+        { "tok/rs256-no-digestinfo", BAD_ }, { "tok/rs256-sha384", BAD_ },
+        { "tok/rs256-sha1", BAD_ }, { "tok/rs256-pss", BAD_ },
+        { "tok/ps256-pkcs1", BAD_ }, { "tok/ps256-salt-0", BAD_ },
+        { "tok/ps256-salt-64", BAD_ }, { "tok/ps256-salt-max", BAD_ },
+        { "tok/ps384-salt-32", BAD_ }, { "tok/ps256-salt-32", NULL }
+    };
+
+    static const struct {
+        const char  *tok;
+        const char  *reason;
+    } es512[] = {
+        { "tok/es512-r-lead0-top", NULL }, { "tok/es512-r-top-1", NULL },
+        { "tok/es512-s-n", BAD_ }, { "tok/es512-r-max", BAD_ }
+    };
+
+    p = policy();
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        verify(cases[i].tok, sets.all, &p, T0, cases[i].reason ? DENY : OK_,
+               cases[i].reason, NULL, "all.json");
+    }
+
+    p521 = parse("jwks/p521.json", NGX_KEDGE_JOSE_ALL_ALGS, &s, &json, &err);
+
+    for (i = 0; i < sizeof(es512) / sizeof(es512[0]); i++) {
+        verify(es512[i].tok, p521, &p, T0, es512[i].reason ? DENY : OK_,
+               es512[i].reason, NULL, "p521.json");
+    }
+
+    /* a context made once per key and algorithm serves again and again */
+
+    for (i = 0; i < 3; i++) {
+        verify("tok/ps256-salt-0", sets.all, &p, T0, DENY, BAD_, NULL,
+               "again");
+        verify("tok/ps256-salt-32", sets.all, &p, T0, OK_, NULL, NULL,
+               "again");
+        verify("tok/good-rs256-any", sets.all, &p, T0, OK_, NULL, NULL,
+               "again, the same key by another algorithm");
+        verify("tok/es256-r-n", sets.all, &p, T0, DENY, BAD_, NULL,
+               "again");
+        verify("tok/good-es256", sets.all, &p, T0, OK_, NULL, NULL,
+               "again");
+    }
+
+    ngx_kedge_jwks_free(p521);
+    free(json);
+}
+
+
+/*
+ * R || S as DER, against OpenSSL's own encoder (i2d_ECDSA_SIG, which
+ * OpenSSL's verification compares the signature with): every curve,
+ * values of every length, a top bit set or not, and the edges of the
+ * group's order
+ */
+
+static int
+der_like_openssl(const uint8_t *rs, size_t len, const uint8_t *order)
+{
+    int             n, good;
+    size_t          got;
+    BIGNUM         *r, *s;
+    uint8_t        *out, *want;
+    ECDSA_SIG      *sig;
+
+    /* exactly the room promised: ASan sees a byte more */
+
+    out = malloc(2 * len + 9);
+    got = ngx_kedge_jose_ecdsa_der(rs, len, order, out);
+
+    sig = ECDSA_SIG_new();
+    r = BN_bin2bn(rs, (int) len, NULL);
+    s = BN_bin2bn(rs + len, (int) len, NULL);
+
+    if (sig == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(sig, r, s)) {
+        exit(2);
+    }
+
+    want = NULL;
+    n = i2d_ECDSA_SIG(sig, &want);
+
+    good = n > 0 && got == (size_t) n && memcmp(out, want, n) == 0;
+
+    OPENSSL_free(want);
+    ECDSA_SIG_free(sig);
+    free(out);
+
+    return good;
+}
+
+
+static void
+test_ecdsa_der(void)
+{
+    int             nid[] = { NID_X9_62_prime256v1, NID_secp384r1,
+                              NID_secp521r1 };
+    size_t          c, i, j, len, bad, tried;
+    BIGNUM         *n, *v;
+    uint8_t         order[66], rs[132], out[141], *side;
+    EC_GROUP       *group;
+
+    static const size_t  lens[] = { 32, 48, 66 };
+
+    for (c = 0; c < 3; c++) {
+        len = lens[c];
+        group = EC_GROUP_new_by_curve_name(nid[c]);
+        n = BN_dup(EC_GROUP_get0_order(group));
+        v = BN_new();
+
+        if (group == NULL || n == NULL || v == NULL
+            || BN_bn2binpad(n, order, (int) len) != (int) len)
+        {
+            exit(2);
+        }
+
+        bad = 0;
+        tried = 0;
+
+        /* random values below the order, then with 1 to len - 1 zeros */
+
+        for (i = 0; i < 2000; i++) {
+            if (!BN_rand_range(v, n) || BN_is_zero(v)
+                || !BN_bn2binpad(v, rs, (int) len)
+                || !BN_rand_range(v, n) || BN_is_zero(v)
+                || !BN_bn2binpad(v, rs + len, (int) len))
+            {
+                exit(2);
+            }
+
+            /* the second thousand: R or S with j zero octets first */
+
+            j = i % len;
+            side = (i & 1) ? rs : rs + len;
+
+            if (i >= 1000 && j) {
+                memset(side, 0, j);
+
+                if (i & 2) {
+                    side[j] |= 0x80;
+                }
+
+                if (side[len - 1] == 0 && j == len - 1) {
+                    side[len - 1] = 1;
+                }
+            }
+
+            tried++;
+            bad += !der_like_openssl(rs, len, order);
+        }
+
+        /* R = 1 and S = n - 1, then the other way round */
+
+        memset(rs, 0, 2 * len);
+        rs[len - 1] = 1;
+        memcpy(rs + len, order, len);
+        rs[2 * len - 1]--;
+        bad += !der_like_openssl(rs, len, order);
+
+        memcpy(rs, order, len);
+        rs[len - 1]--;
+        memset(rs + len, 0, len);
+        rs[2 * len - 1] = 1;
+        bad += !der_like_openssl(rs, len, order);
+
+        ok(bad == 0, "ecdsa_der: %zu-byte R and S (%zu random, zeros first, "
+           "top bits, 1, n - 1): OpenSSL's DER, byte for byte",
+           len, tried);
+
+        /* zero, n, above n, all ones: refused, each side */
+
+        bad = 0;
+
+        for (i = 0; i < 8; i++) {
+
+            /* n - 1 each side, good; then one side replaced */
+
+            if (!BN_sub_word(n, 1) || !BN_bn2binpad(n, rs, (int) len)
+                || !BN_add_word(n, 1))
+            {
+                exit(2);
+            }
+
+            memcpy(rs + len, rs, len);
+
+            switch (i / 2) {
+            case 0:
+                memset(rs + (i & 1) * len, 0, len);
+                break;
+            case 1:
+                memcpy(rs + (i & 1) * len, order, len);
+                break;
+            case 2:
+                if (!BN_add_word(n, 1)
+                    || !BN_bn2binpad(n, rs + (i & 1) * len, (int) len)
+                    || !BN_sub_word(n, 1))
+                {
+                    exit(2);
+                }
+                break;
+            default:
+                memset(rs + (i & 1) * len, 0xff, len);
+            }
+
+            bad += ngx_kedge_jose_ecdsa_der(rs, len, order, out) != 0;
+        }
+
+        ok(bad == 0, "ecdsa_der: %zu-byte R or S of zero, n, n + 1, all "
+           "ones: refused", len);
+
+        BN_free(v);
+        BN_free(n);
+        EC_GROUP_free(group);
+    }
+
+    memset(rs, 1, sizeof(rs));
+    memset(order, 0xff, sizeof(order));
+    ok(ngx_kedge_jose_ecdsa_der(rs, 0, order, out) == 0
+       && ngx_kedge_jose_ecdsa_der(rs, 67, order, out) == 0,
+       "ecdsa_der: no values, or values longer than P-521's: refused");
+}
+
+
+/*
+ * The one-pass JSON reader against json_loadb(): whatever it takes is
+ * json_loadb()'s object, members in the same order; what it leaves,
+ * json_loadb() decides
+ */
+
+static int
+json_fast_like_jansson(const char *text, size_t len, int *taken)
+{
+    int            good;
+    char          *copy;
+    void          *i1, *i2;
+    json_t        *fast, *ref;
+    json_error_t   e;
+
+    copy = malloc(len ? len : 1);
+    memcpy(copy, text, len);
+
+    fast = ngx_kedge_jose_json_fast(copy, len);
+    ref = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &e);
+    free(copy);
+
+    *taken = (fast != NULL);
+    good = 1;
+
+    if (fast) {
+        good = ref && json_is_object(ref) && json_equal(fast, ref);
+
+        for (i1 = json_object_iter(fast), i2 = ref ? json_object_iter(ref)
+                                                   : NULL;
+             good && (i1 || i2);
+             i1 = json_object_iter_next(fast, i1),
+             i2 = json_object_iter_next(ref, i2))
+        {
+            good = i1 && i2
+                   && strcmp(json_object_iter_key(i1),
+                             json_object_iter_key(i2)) == 0;
+        }
+
+        json_decref(fast);
+    }
+
+    if (ref) {
+        json_decref(ref);
+    }
+
+    return good;
+}
+
+
+static void
+test_json_fast(void)
+{
+    int             taken;
+    char           *tok, *dot, *end, path[512];
+    size_t          i, s, len, seg_len, n, nfast, nslow, bad;
+    uint8_t        *buf;
+    DIR            *d;
+    struct dirent  *de;
+
+    static const char  *subs[] = { "tok", "mint", "claims" };
+
+    static const struct {
+        const char  *text;
+        int          fast;
+    } cases[] = {
+        { "{}", 1 }, { " \t\r\n{ }\n", 1 }, { "{\"a\":1}", 1 },
+        { "{\"a\":0}", 1 }, { "{\"a\":-0}", 1 }, { "{\"a\":-1}", 1 },
+        { "{\"a\":999999999999999999}", 1 },
+        { "{\"a\":-999999999999999999}", 1 },
+        { "{\"a\":\"x\",\"b\":[],\"c\":[1,\"y\",true,false,null]}", 1 },
+        { "{\"a\":true,\"b\":false,\"c\":null}", 1 },
+        { "{ \"a\" :\t\"b\" ,\r\n\"c\" : [ 1 , 2 ] }", 1 },
+        { "{\"\":\"\"}", 1 }, { "{\"a\":\" !#~\"}", 1 },
+        { "{\"b\":1,\"a\":2,\"c\":3}", 1 },
+        { "{\"a\":1,\"a\":2}", 0 }, { "{\"a\":01}", 0 },
+        { "{\"a\":1.5}", 0 }, { "{\"a\":1e5}", 0 }, { "{\"a\":1E5}", 0 },
+        { "{\"a\":1234567890123456789}", 0 },
+        { "{\"a\":99999999999999999999}", 0 },
+        { "{\"a\":\"\\u0041\"}", 0 }, { "{\"a\\n\":1}", 0 },
+        { "{\"a\":\"\xc3\xa9\"}", 0 }, { "{\"a\":\"\x7f\"}", 0 },
+        { "{\"a\":\"\x01\"}", 0 }, { "{\"a\":{\"b\":1}}", 0 },
+        { "{\"a\":[[1]]}", 0 }, { "{\"a\":[{}]}", 0 },
+        { "{\"a\":truex}", 0 }, { "{\"a\":tru}", 0 },
+        { "{\"a\":nul}", 0 }, { "{\"a\":NaN}", 0 }, { "{\"a\":+1}", 0 },
+        { "{\"a\":1,}", 0 }, { "{\"a\":[1,]}", 0 }, { "{\"a\":[,1]}", 0 },
+        { "{\"a\"}", 0 }, { "{\"a\":}", 0 }, { "{\"a\" 1}", 0 },
+        { "{\"a\":1 \"b\":2}", 0 }, { "{\"a\":-}", 0 },
+        { "{\"a\":--1}", 0 }, { "{\"a\":1x}", 0 }, { "{\"a\":\"b\"\"c\"}", 0 },
+        { "[1]", 0 }, { "\"x\"", 0 }, { "", 0 }, { "{", 0 },
+        { "{\"a\":1", 0 }, { "{\"a\":\"b", 0 }, { "{\"a\":[1", 0 },
+        { "{\"a\":1} x", 0 }, { "{\"a\":1}}", 0 }, { "{\"a\":1}{}", 0 },
+        { "\xef\xbb\xbf{}", 0 }, { "{\"a\":1}\f", 0 }
+    };
+
+    /* the header and payload of every token, and every payload text */
+
+    nfast = nslow = bad = 0;
+
+    for (s = 0; s < sizeof(subs) / sizeof(subs[0]); s++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, subs[s]);
+
+        d = opendir(path);
+        if (d == NULL) {
+            exit(2);
+        }
+
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.') {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "%s/%s", subs[s], de->d_name);
+            tok = slurp(path, &len);
+
+            if (strcmp(subs[s], "claims") == 0) {
+                bad += !json_fast_like_jansson(tok, len, &taken);
+                nfast += taken;
+                nslow += !taken;
+                free(tok);
+                continue;
+            }
+
+            for (i = 0, dot = tok; i < 2; i++) {
+                end = memchr(dot, '.', len - (dot - tok));
+                if (end == NULL) {
+                    break;
+                }
+
+                seg_len = end - dot;
+                buf = malloc(seg_len / 4 * 3 + 3);
+
+                if (ngx_kedge_jose_b64url_decode(dot, seg_len, buf, &n)
+                    == OK_)
+                {
+                    bad += !json_fast_like_jansson((char *) buf, n, &taken);
+                    nfast += taken;
+                    nslow += !taken;
+                }
+
+                free(buf);
+                dot = end + 1;
+            }
+
+            free(tok);
+        }
+
+        closedir(d);
+    }
+
+    ok(bad == 0 && nfast > 300 && nslow > 20,
+       "json: the header and payload of every token: %zu read in one "
+       "pass, json_loadb()'s object; %zu left to json_loadb()", nfast,
+       nslow);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        len = strlen(cases[i].text);
+
+        ok(json_fast_like_jansson(cases[i].text, len, &taken)
+           && taken == cases[i].fast,
+           "json: \"%s\": %s", cases[i].text,
+           cases[i].fast ? "read in one pass, json_loadb()'s object"
+                         : "left to json_loadb()");
+    }
+
+    /* a NUL in a name or a value: left to json_loadb() (which refuses) */
+
+    ok(json_fast_like_jansson("{\"a\0\":1}", 7, &taken) && !taken
+       && json_fast_like_jansson("{\"a\":\"\0\"}", 8, &taken) && !taken,
+       "json: a NUL byte in a name or a string: left to json_loadb()");
+}
+
+
 /* a token verifies against the set parsed from the kept JSON too */
 
 static void
@@ -1803,6 +2235,9 @@ main(int argc, char **argv)
     test_leeway();
     test_sub();
     test_mint();
+    test_signatures();
+    test_ecdsa_der();
+    test_json_fast();
     test_kept_verifies();
     test_oom();
 
