@@ -96,14 +96,6 @@ size_t ngx_kedge_jose_ecdsa_der(const uint8_t *sig, size_t len,
     const uint8_t *order, uint8_t *out);
 
 /*
- * The one-pass reader of a token's header or payload JSON (see
- * ngx_kedge_jose.c): jansson's object, or NULL where json_loadb() is to
- * decide.  Declared for the unit tests and the fuzzer, which compare it
- * with json_loadb().
- */
-struct json_t *ngx_kedge_jose_json_fast(const char *data, size_t len);
-
-/*
  * Parses a JWK Set; keys that cannot be used safely with "algs" are
  * skipped (and reported), the rest kept.  The set may be empty.  With
  * "json", the kept keys as a JWK Set document (malloc()ed).

@@ -17,9 +17,7 @@
  *   2 mod 4  the JSON of a header or a payload, as if its token's signature
  *            had verified: ngx_kedge_jwt_header() and
  *            ngx_kedge_jwt_claims(), which a mutated token seldom reaches
- *            (its signature no longer verifies); and the one-pass reader,
- *            ngx_kedge_jose_json_fast(): json_loadb()'s object, members
- *            in the same order, or nothing;
+ *            (its signature no longer verifies);
  *
  *   3 mod 4  base64url text: ngx_kedge_jose_b64url_decode(); what it takes
  *            must encode back to the same text.
@@ -344,8 +342,7 @@ static void
 fuzz_json(const uint8_t *data, size_t len)
 {
     char                    *copy;
-    void                    *i1, *i2;
-    json_t                  *obj, *fast;
+    json_t                  *obj;
     int64_t                  exp;
     unsigned                 alg;
     const char              *why;
@@ -354,32 +351,7 @@ fuzz_json(const uint8_t *data, size_t len)
 
     copy = fuzz_copy(data, len);
     obj = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &jerr);
-    fast = ngx_kedge_jose_json_fast(copy, len);
     free(copy);
-
-    /* the one-pass reader: json_loadb()'s object, or nothing */
-
-    if (fast) {
-        if (obj == NULL || !json_equal(fast, obj)) {
-            fuzz_fail("json: the one-pass reader took what json_loadb() "
-                      "reads otherwise");
-        }
-
-        for (i1 = json_object_iter(fast), i2 = json_object_iter(obj);
-             i1 && i2;
-             i1 = json_object_iter_next(fast, i1),
-             i2 = json_object_iter_next(obj, i2))
-        {
-            if (strcmp(json_object_iter_key(i1), json_object_iter_key(i2))
-                != 0)
-            {
-                fuzz_fail("json: the one-pass reader's members in "
-                          "another order");
-            }
-        }
-
-        json_decref(fast);
-    }
 
     if (obj == NULL) {
         return;
