@@ -156,33 +156,37 @@ typedef struct {
 } ngx_http_kedge_route_t;
 
 
-typedef struct ngx_http_kedge_route_list_s  ngx_http_kedge_route_list_t;
-
-
-/* the routes of a list that can match one first path segment */
+/*
+ * The routes of an indexed list whose globs all name the first segment of
+ * the path ("/api" of "/api/v1/users"; for gRPC the service of
+ * "pkg.Service/Method"), that segment's, in configuration order; a slot
+ * of the list's open-addressing table.
+ */
 typedef struct {
-    ngx_str_t                       name;
-    ngx_http_kedge_route_list_t    *routes;
-    ngx_uint_t                      count;         /* at configuration */
+    ngx_str_t                       name;          /* empty: a free slot */
+    ngx_uint_t                      key;           /* ngx_hash_key() */
+    ngx_uint_t                      nelts;
+    ngx_http_kedge_route_t        **elts;
 } ngx_http_kedge_segment_t;
 
 
 /*
- * The routes that can match one host, in configuration order.  A long
- * list is also indexed by the first segment of the path ("/api" of
- * "/api/v1/users"; for gRPC the service of "pkg.Service/Method"): the
- * routes that can match a request with that segment, in the same order,
- * are found by a binary search, so the walk does not grow with the
- * routes of other paths.
+ * The routes of one host, or the host-less ones, in configuration order.
+ * A list of 8 routes or more is also indexed by the first segment: its
+ * routes that can match a request are then those of the request's
+ * segment and those that can match any segment ("any": no path, or a
+ * glob such as "/api*", which also matches "/apis"), each in
+ * configuration order.
  */
-struct ngx_http_kedge_route_list_s {
+typedef struct {
     ngx_uint_t                      nelts;
     ngx_http_kedge_route_t        **elts;
 
-    ngx_uint_t                      nsegments;     /* 0: not indexed */
-    ngx_http_kedge_segment_t       *segments;      /* sorted by name */
-    ngx_http_kedge_route_list_t    *unindexed;     /* any other segment */
-};
+    ngx_http_kedge_segment_t       *segments;      /* NULL: not indexed */
+    ngx_uint_t                      mask;          /* slots - 1 */
+    ngx_uint_t                      nany;
+    ngx_http_kedge_route_t        **any;
+} ngx_http_kedge_route_list_t;
 
 
 /* a port, or an inclusive range of ports, an adhoc rule allows */
@@ -220,7 +224,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                     routes;        /* ngx_http_kedge_route_t */
-    ngx_hash_t                      hosts;     /* host -> route list */
+    ngx_hash_t                      hosts;     /* host -> its routes */
     ngx_http_kedge_route_list_t     any_host;
 
     ngx_array_t                     adhoc;        /* ngx_http_kedge_adhoc_t */

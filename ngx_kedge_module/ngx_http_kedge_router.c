@@ -4,10 +4,11 @@
  * Licensed under the Apache License, Version 2.0.
  *
  * The director: kedge's HTTP and gRPC routes, compiled at configuration
- * time into one table per protocol.  A table is indexed by host, each
- * host holding the routes that can match it (its own and the host-less
- * ones) in configuration order, so a lookup costs one hash probe plus a
- * walk over the routes of that host, whatever the size of the table.
+ * time into one table per protocol.  A table is indexed by host (a hash
+ * of the exact host names to each host's own routes) and a long list of
+ * routes by the first segment of the path (gRPC: the service), so a
+ * lookup walks only the routes that can match the request's host and
+ * segment, in configuration order, whatever the size of the table.
  * Discovered routes come after the configured ones, from tables of the
  * same kind that each worker builds when the route set changes
  * (ngx_http_kedge_discovered.c).
@@ -17,6 +18,35 @@
 #include "ngx_http_kedge_module.h"
 
 
+/* lists this long are indexed by segment; shorter ones are walked */
+#define NGX_HTTP_KEDGE_INDEX_MIN  8
+
+
+/* a glob's segment and its route, sorted to make a list's index */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_http_kedge_route_t         *route;
+} ngx_http_kedge_segment_route_t;
+
+
+/* the request's first segment, hashed once for the lists that ask */
+typedef struct {
+    u_char                         *data;          /* path or method */
+    size_t                          len;
+    size_t                          seg_len;
+    ngx_uint_t                      key;
+    ngx_uint_t                      hashed;
+    ngx_log_t                      *log;
+} ngx_http_kedge_request_segment_t;
+
+
+/* candidate routes, in configuration order */
+typedef struct {
+    ngx_http_kedge_route_t        **next;
+    ngx_http_kedge_route_t        **last;
+} ngx_http_kedge_run_t;
+
+
 static char *ngx_http_kedge_route_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_uint_t protocol);
 static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
@@ -24,14 +54,27 @@ static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
 static int ngx_libc_cdecl ngx_http_kedge_route_cmp(const void *one,
     const void *two);
 static ngx_int_t ngx_http_kedge_route_list(ngx_pool_t *pool,
-    ngx_http_kedge_route_list_t *own, ngx_http_kedge_route_list_t *any,
+    ngx_pool_t *temp_pool, ngx_http_kedge_route_t **routes, ngx_uint_t n,
     ngx_http_kedge_route_list_t *list);
+static ngx_int_t ngx_http_kedge_route_index(ngx_pool_t *pool,
+    ngx_pool_t *temp_pool, ngx_http_kedge_route_list_t *list);
+static size_t ngx_http_kedge_segment_len(u_char *data, size_t len);
+static ngx_int_t ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob,
+    ngx_str_t *segment);
+static ngx_uint_t ngx_http_kedge_route_indexed(ngx_http_kedge_route_t *route);
+static int ngx_libc_cdecl ngx_http_kedge_segment_cmp(const void *one,
+    const void *two);
+static ngx_http_kedge_segment_t *ngx_http_kedge_segment_slot(
+    ngx_http_kedge_route_list_t *list, ngx_uint_t key, u_char *data,
+    size_t len);
 static void ngx_http_kedge_request_init(ngx_http_request_t *r,
     ngx_http_kedge_request_t *req);
 static in_port_t ngx_http_kedge_parse_port(u_char *p, u_char *last);
 static ngx_http_kedge_route_t *ngx_http_kedge_route_find(
     ngx_http_request_t *r, ngx_http_kedge_route_table_t *table,
     ngx_http_kedge_request_t *req);
+static ngx_uint_t ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
+    ngx_http_kedge_request_segment_t *seg, ngx_http_kedge_run_t *run);
 static ngx_uint_t ngx_http_kedge_globs_match(ngx_array_t *globs,
     u_char *data, size_t len);
 static ngx_uint_t ngx_http_kedge_headers_match(ngx_http_request_t *r,
@@ -480,51 +523,51 @@ ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
 /*
  * The lookup structure of a table whose routes know their backends: at
  * configuration time, and in each worker for every discovered route set
- * (thousands of routes: the routes are grouped by host by a sort, and
- * each host's list is merged with the host-less ones).
+ * (thousands of routes: the routes are grouped by host by a sort, each
+ * list indexed by a sort of its segments).  A route is listed once, under
+ * its host or with the host-less ones, and once under each segment of
+ * its globs: the structure grows with the routes, not with hosts times
+ * host-less routes.
  */
 
 ngx_int_t
 ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_http_kedge_route_table_t *table)
 {
-    ngx_uint_t                    i, j, n;
+    ngx_uint_t                    i, j, n, nany;
     ngx_hash_init_t               hash;
     ngx_hash_keys_arrays_t        ha;
-    ngx_http_kedge_route_t       *route, **by_host;
-    ngx_http_kedge_route_list_t  *list, own;
+    ngx_http_kedge_route_t       *route, **by_host, **any;
+    ngx_http_kedge_route_list_t  *list;
 
     route = table->routes.elts;
 
     by_host = ngx_palloc(temp_pool, (table->routes.nelts + 1)
                                     * sizeof(ngx_http_kedge_route_t *));
-    if (by_host == NULL) {
+    any = ngx_palloc(temp_pool, (table->routes.nelts + 1)
+                                * sizeof(ngx_http_kedge_route_t *));
+    if (by_host == NULL || any == NULL) {
         return NGX_ERROR;
     }
 
     n = 0;
+    nany = 0;
 
     for (i = 0; i < table->routes.nelts; i++) {
         if (route[i].host.len) {
             by_host[n++] = &route[i];
+
+        } else {
+            any[nany++] = &route[i];
         }
     }
 
-    own.elts = ngx_palloc(pool, (table->routes.nelts - n + 1)
-                                * sizeof(ngx_http_kedge_route_t *));
-    if (own.elts == NULL) {
+    if (ngx_http_kedge_route_list(pool, temp_pool, any, nany,
+                                  &table->any_host)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    own.nelts = 0;
-
-    for (i = 0; i < table->routes.nelts; i++) {
-        if (route[i].host.len == 0) {
-            own.elts[own.nelts++] = &route[i];
-        }
-    }
-
-    table->any_host = own;
 
     /* the routes of a host together, in configuration order */
 
@@ -549,15 +592,13 @@ ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
             /* void */
         }
 
-        own.elts = &by_host[i];
-        own.nelts = j - i;
-
         list = ngx_palloc(pool, sizeof(ngx_http_kedge_route_list_t));
         if (list == NULL) {
             return NGX_ERROR;
         }
 
-        if (ngx_http_kedge_route_list(pool, &own, &table->any_host, list)
+        if (ngx_http_kedge_route_list(pool, temp_pool, &by_host[i], j - i,
+                                      list)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -604,38 +645,275 @@ ngx_http_kedge_route_cmp(const void *one, const void *two)
 }
 
 
-/* the routes of one host, its own and the host-less ones, in order */
+/* a list of routes (in configuration order), and its index */
 
 static ngx_int_t
-ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_http_kedge_route_list_t *own,
-    ngx_http_kedge_route_list_t *any, ngx_http_kedge_route_list_t *list)
+ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_pool_t *temp_pool,
+    ngx_http_kedge_route_t **routes, ngx_uint_t n,
+    ngx_http_kedge_route_list_t *list)
 {
-    ngx_uint_t  i, j, n;
+    ngx_memzero(list, sizeof(ngx_http_kedge_route_list_t));
 
-    list->elts = ngx_palloc(pool, (own->nelts + any->nelts)
-                                  * sizeof(ngx_http_kedge_route_t *));
+    list->elts = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_kedge_route_t *));
     if (list->elts == NULL) {
         return NGX_ERROR;
     }
 
-    i = 0;
-    j = 0;
-    n = 0;
+    ngx_memcpy(list->elts, routes, n * sizeof(ngx_http_kedge_route_t *));
+    list->nelts = n;
 
-    while (i < own->nelts || j < any->nelts) {
-        if (j == any->nelts
-            || (i < own->nelts && own->elts[i] < any->elts[j]))
-        {
-            list->elts[n++] = own->elts[i++];
+    return ngx_http_kedge_route_index(pool, temp_pool, list);
+}
 
-        } else {
-            list->elts[n++] = any->elts[j++];
+
+/*
+ * The index of a list.  A route whose globs all give a segment is listed
+ * under those segments; any other route (no glob, or a prefix such as
+ * "/api*") in "any".  A glob that matches a path gives the path's own
+ * segment, so the routes of a list that match a request are all among
+ * those of its segment and "any": walking these two in configuration
+ * order finds the same first match as walking the whole list.
+ *
+ * The segments are an open-addressing table (linear probing, at most
+ * half full) keyed by ngx_hash_key(): a lookup hashes the request's
+ * segment once, whatever the number of segments.
+ */
+
+static ngx_int_t
+ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
+    ngx_http_kedge_route_list_t *list)
+{
+    ngx_str_t                        seg;
+    ngx_uint_t                       i, j, k, n, size, key;
+    ngx_array_t                      pairs;
+    ngx_http_kedge_glob_t           *glob;
+    ngx_http_kedge_route_t          *route, **elts;
+    ngx_http_kedge_segment_t        *s;
+    ngx_http_kedge_segment_route_t  *p;
+
+    if (list->nelts < NGX_HTTP_KEDGE_INDEX_MIN) {
+        return NGX_OK;
+    }
+
+    if (ngx_array_init(&pairs, temp_pool, list->nelts,
+                       sizeof(ngx_http_kedge_segment_route_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    list->any = ngx_palloc(pool, list->nelts
+                                 * sizeof(ngx_http_kedge_route_t *));
+    if (list->any == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < list->nelts; i++) {
+        route = list->elts[i];
+
+        if (!ngx_http_kedge_route_indexed(route)) {
+            list->any[list->nany++] = route;
+            continue;
+        }
+
+        glob = route->globs.elts;
+
+        for (j = 0; j < route->globs.nelts; j++) {
+            p = ngx_array_push(&pairs);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            (void) ngx_http_kedge_glob_segment(&glob[j], &p->name);
+            p->route = route;
         }
     }
 
-    list->nelts = n;
+    if (pairs.nelts == 0) {
+        /* no route names a segment: the list is walked */
+        list->nany = 0;
+        list->any = NULL;
+        return NGX_OK;
+    }
+
+    /* by segment, each segment's routes in configuration order */
+
+    p = pairs.elts;
+
+    ngx_qsort(p, pairs.nelts, sizeof(ngx_http_kedge_segment_route_t),
+              ngx_http_kedge_segment_cmp);
+
+    /* a route with two globs of one segment is listed once */
+
+    for (i = 1, n = 1, k = 1; i < pairs.nelts; i++) {
+        if (p[i].route == p[k - 1].route
+            && p[i].name.len == p[k - 1].name.len
+            && ngx_memcmp(p[i].name.data, p[k - 1].name.data, p[i].name.len)
+               == 0)
+        {
+            continue;
+        }
+
+        if (p[i].name.len != p[k - 1].name.len
+            || ngx_memcmp(p[i].name.data, p[k - 1].name.data, p[i].name.len)
+               != 0)
+        {
+            n++;
+        }
+
+        p[k++] = p[i];
+    }
+
+    /* n segments in a table of at least 2n slots, a power of two */
+
+    for (size = 16; size < 2 * n; size *= 2) {
+        /* void */
+    }
+
+    elts = ngx_palloc(pool, k * sizeof(ngx_http_kedge_route_t *));
+    list->segments = ngx_pcalloc(pool, size * sizeof(ngx_http_kedge_segment_t));
+
+    if (elts == NULL || list->segments == NULL) {
+        return NGX_ERROR;
+    }
+
+    list->mask = size - 1;
+
+    for (i = 0; i < k; i = j) {
+        seg = p[i].name;
+
+        for (j = i; j < k && p[j].name.len == seg.len
+                    && ngx_memcmp(p[j].name.data, seg.data, seg.len) == 0;
+             j++)
+        {
+            elts[j] = p[j].route;
+        }
+
+        key = ngx_hash_key(seg.data, seg.len);
+
+        /* a free slot: the names are distinct */
+
+        s = ngx_http_kedge_segment_slot(list, key, seg.data, seg.len);
+
+        s->name = seg;
+        s->key = key;
+        s->nelts = j - i;
+        s->elts = &elts[i];
+    }
 
     return NGX_OK;
+}
+
+
+/*
+ * The first segment of a path ("/api" of "/api/v1" and of "/api"), or
+ * of a gRPC method without its "/" ("pkg.Service" of
+ * "pkg.Service/Method"): up to the first "/" after the first byte.
+ */
+
+static size_t
+ngx_http_kedge_segment_len(u_char *data, size_t len)
+{
+    size_t  i;
+
+    for (i = 1; i < len; i++) {
+        if (data[i] == '/') {
+            return i;
+        }
+    }
+
+    return len;
+}
+
+
+/*
+ * The segment of every path a glob matches: an exact glob's own; a
+ * prefix glob's if its fixed part holds the whole segment ("/api" of
+ * "/api/v1/" and a star); NGX_DECLINED for a prefix that does not ("/api"
+ * and a star matches "/apis/x" too; "/" and a star, any path).
+ */
+
+static ngx_int_t
+ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob, ngx_str_t *segment)
+{
+    size_t  len;
+
+    len = ngx_http_kedge_segment_len(glob->pattern.data, glob->pattern.len);
+
+    if (len == 0 || (glob->prefix && len == glob->pattern.len)) {
+        return NGX_DECLINED;
+    }
+
+    segment->data = glob->pattern.data;
+    segment->len = len;
+
+    return NGX_OK;
+}
+
+
+/* a route with globs, each of which gives a segment */
+
+static ngx_uint_t
+ngx_http_kedge_route_indexed(ngx_http_kedge_route_t *route)
+{
+    ngx_str_t               seg;
+    ngx_uint_t              i;
+    ngx_http_kedge_glob_t  *glob;
+
+    if (route->globs.nelts == 0) {
+        return 0;
+    }
+
+    glob = route->globs.elts;
+
+    for (i = 0; i < route->globs.nelts; i++) {
+        if (ngx_http_kedge_glob_segment(&glob[i], &seg) != NGX_OK) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_kedge_segment_cmp(const void *one, const void *two)
+{
+    ngx_int_t                        rc;
+    ngx_http_kedge_segment_route_t  *a, *b;
+
+    a = (ngx_http_kedge_segment_route_t *) one;
+    b = (ngx_http_kedge_segment_route_t *) two;
+
+    rc = ngx_memn2cmp(a->name.data, b->name.data, a->name.len, b->name.len);
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    return (a->route < b->route) ? -1 : (a->route > b->route);
+}
+
+
+/* the slot of a segment: its own, or the free one where it would be */
+
+static ngx_http_kedge_segment_t *
+ngx_http_kedge_segment_slot(ngx_http_kedge_route_list_t *list, ngx_uint_t key,
+    u_char *data, size_t len)
+{
+    ngx_uint_t                 i;
+    ngx_http_kedge_segment_t  *s;
+
+    for (i = key & list->mask; /* void */ ; i = (i + 1) & list->mask) {
+        s = &list->segments[i];
+
+        if (s->name.len == 0
+            || (s->key == key && s->name.len == len
+                && ngx_memcmp(s->name.data, data, len) == 0))
+        {
+            return s;
+        }
+    }
 }
 
 
@@ -886,28 +1164,71 @@ ngx_http_kedge_parse_port(u_char *p, u_char *last)
 }
 
 
+/*
+ * The first route that matches, in configuration order, among the routes
+ * of the request's host and the host-less ones: up to four runs of
+ * candidates (a list's whole walk, or its routes of the request's segment
+ * and those of any segment), each in configuration order, merged.
+ */
+
 static ngx_http_kedge_route_t *
 ngx_http_kedge_route_find(ngx_http_request_t *r,
     ngx_http_kedge_route_table_t *table, ngx_http_kedge_request_t *req)
 {
-    ngx_uint_t                    i, key;
-    ngx_http_kedge_route_t       *route;
-    ngx_http_kedge_route_list_t  *list;
+    ngx_uint_t                         i, k, n, key;
+    ngx_http_kedge_run_t               run[4];
+    ngx_http_kedge_route_t            *route;
+    ngx_http_kedge_route_list_t       *list;
+    ngx_http_kedge_request_segment_t   seg;
 
-    list = NULL;
+    /* the path; for gRPC the full method name without its leading "/" */
+
+    seg.data = r->uri.data;
+    seg.len = r->uri.len;
+
+    if (req->grpc && seg.len) {
+        seg.data++;
+        seg.len--;
+    }
+
+    seg.hashed = 0;
+    seg.log = r->connection->log;
+
+    n = 0;
 
     if (req->host.len && table->hosts.size) {
         key = ngx_hash_key(req->host.data, req->host.len);
         list = ngx_hash_find(&table->hosts, key, req->host.data,
                              req->host.len);
+
+        if (list) {
+            n = ngx_http_kedge_route_runs(list, &seg, run);
+        }
     }
 
-    if (list == NULL) {
-        list = &table->any_host;
-    }
+    n += ngx_http_kedge_route_runs(&table->any_host, &seg, &run[n]);
 
-    for (i = 0; i < list->nelts; i++) {
-        route = list->elts[i];
+    for ( ;; ) {
+
+        /* the next candidate: the first of the runs' next routes */
+
+        route = NULL;
+        k = 0;
+
+        for (i = 0; i < n; i++) {
+            if (run[i].next < run[i].last
+                && (route == NULL || *run[i].next < route))
+            {
+                route = *run[i].next;
+                k = i;
+            }
+        }
+
+        if (route == NULL) {
+            return NULL;
+        }
+
+        run[k].next++;
 
         if (route->port && route->port != req->port) {
             continue;
@@ -952,8 +1273,76 @@ ngx_http_kedge_route_find(ngx_http_request_t *r,
 
         return route;
     }
+}
 
-    return NULL;
+
+/*
+ * The runs of a list that can hold a match: the whole list, or, when it
+ * is indexed, its routes of the request's segment and of any segment.
+ */
+
+static ngx_uint_t
+ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
+    ngx_http_kedge_request_segment_t *seg, ngx_http_kedge_run_t *run)
+{
+    size_t                     i;
+    ngx_uint_t                 n, key;
+    ngx_http_kedge_segment_t  *s;
+
+    if (list->segments == NULL) {
+        run[0].next = list->elts;
+        run[0].last = list->elts + list->nelts;
+        return (list->nelts != 0);
+    }
+
+    if (!seg->hashed) {
+        seg->hashed = 1;
+
+        /* ngx_hash_key() of the segment, found in one pass */
+
+        key = 0;
+
+        for (i = 0; i < seg->len; i++) {
+            if (i && seg->data[i] == '/') {
+                break;
+            }
+
+            key = ngx_hash(key, seg->data[i]);
+        }
+
+        seg->key = key;
+        seg->seg_len = i;
+    }
+
+    s = NULL;
+
+    if (seg->seg_len) {
+        s = ngx_http_kedge_segment_slot(list, seg->key, seg->data,
+                                        seg->seg_len);
+        if (s->name.len == 0) {
+            s = NULL;
+        }
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, seg->log, 0,
+                   "kedge: route index: %ui of segment \"%*s\", %ui of any",
+                   s ? s->nelts : 0, seg->seg_len, seg->data, list->nany);
+
+    n = 0;
+
+    if (s) {
+        run[n].next = s->elts;
+        run[n].last = s->elts + s->nelts;
+        n++;
+    }
+
+    if (list->nany) {
+        run[n].next = list->any;
+        run[n].last = list->any + list->nany;
+        n++;
+    }
+
+    return n;
 }
 
 
