@@ -184,6 +184,7 @@ typedef struct {
 
     ngx_http_kedge_segment_t       *segments;      /* NULL: not indexed */
     ngx_uint_t                      mask;          /* slots - 1 */
+    ngx_uint_t                      shift;         /* 32 - log2(slots) */
     ngx_uint_t                      nany;
     ngx_http_kedge_route_t        **any;
 } ngx_http_kedge_route_list_t;

@@ -676,7 +676,7 @@ ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_pool_t *temp_pool,
  *
  * The segments are an open-addressing table (linear probing, at most
  * half full) keyed by ngx_hash_key(): a lookup hashes the request's
- * segment once, whatever the number of segments.
+ * segment once and probes a slot or two, whatever the number of segments.
  */
 
 static ngx_int_t
@@ -684,7 +684,7 @@ ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_http_kedge_route_list_t *list)
 {
     ngx_str_t                        seg;
-    ngx_uint_t                       i, j, k, n, size, key;
+    ngx_uint_t                       i, j, k, n, size, shift, key;
     ngx_array_t                      pairs;
     ngx_http_kedge_glob_t           *glob;
     ngx_http_kedge_route_t          *route, **elts;
@@ -766,7 +766,7 @@ ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
 
     /* n segments in a table of at least 2n slots, a power of two */
 
-    for (size = 16; size < 2 * n; size *= 2) {
+    for (size = 16, shift = 28; size < 2 * n; size *= 2, shift--) {
         /* void */
     }
 
@@ -778,6 +778,7 @@ ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     }
 
     list->mask = size - 1;
+    list->shift = shift;
 
     for (i = 0; i < k; i = j) {
         seg = p[i].name;
@@ -904,7 +905,15 @@ ngx_http_kedge_segment_slot(ngx_http_kedge_route_list_t *list, ngx_uint_t key,
     ngx_uint_t                 i;
     ngx_http_kedge_segment_t  *s;
 
-    for (i = key & list->mask; /* void */ ; i = (i + 1) & list->mask) {
+    /*
+     * the slot from the high bits of a Fibonacci hash of the key: names
+     * that differ in their last characters only ("/r0998", "/r0999") have
+     * keys close together, which would make long runs of full slots
+     */
+
+    i = ((uint32_t) key * 2654435769U) >> list->shift;
+
+    for ( ;; ) {
         s = &list->segments[i];
 
         if (s->name.len == 0
@@ -913,6 +922,8 @@ ngx_http_kedge_segment_slot(ngx_http_kedge_route_list_t *list, ngx_uint_t key,
         {
             return s;
         }
+
+        i = (i + 1) & list->mask;
     }
 }
 
@@ -1301,13 +1312,14 @@ ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
         /* ngx_hash_key() of the segment, found in one pass */
 
         key = 0;
+        i = 0;
 
-        for (i = 0; i < seg->len; i++) {
-            if (i && seg->data[i] == '/') {
-                break;
+        if (seg->len) {
+            key = seg->data[0];
+
+            for (i = 1; i < seg->len && seg->data[i] != '/'; i++) {
+                key = ngx_hash(key, seg->data[i]);
             }
-
-            key = ngx_hash(key, seg->data[i]);
         }
 
         seg->key = key;
