@@ -1050,8 +1050,12 @@ class Run:
         if not self.args.quick:
             variants += [("nginx", "10000 endpoints"), ("kedge", "10000 endpoints")]
         if self.args.variants:
+            # these only; "N routes by host|path[, first|last|none]" of
+            # ngx_kedge_module for any N too
             wanted = self.args.variants.split(";")
+            known = [v for c, v in variants]
             variants = [(c, v) for c, v in variants if v in wanted]
+            variants += [("kedge", v) for v in wanted if v not in known]
         base = 18260
         for c, variant in variants:
             path = "/"
@@ -1059,10 +1063,10 @@ class Run:
             kw = {}
             eps = HTTP_EPS
             warm = 200
-            m = re.match(r"(1|1000) routes? by (host|path)(?:, (first|last|none))?$", variant)
+            m = re.match(r"(\d{1,4}) routes? by (host|path)(?:, (first|last|none))?$", variant)
             if m:
                 count, layout, case = int(m.group(1)), m.group(2), m.group(3) or "first"
-                i = {"first": 0, "last": count - 1, "none": 1000}[case]
+                i = {"first": 0, "last": count - 1, "none": 9999}[case]
                 if layout == "host":
                     kw["kedge_routes"] = ["kedge_http_route backend=web host=r%04d.%s;"
                                           % (j, HOST) for j in range(count)]
@@ -1071,7 +1075,7 @@ class Run:
                     kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r%04d/*;"
                                           % (HOST, j) for j in range(count)]
                     path = "/r%04d/x" % i
-            elif variant.startswith("10000"):
+            elif variant.startswith("10000 endpoints"):
                 eps = many_endpoints(10000)
                 kw["keepalive"] = 20000
                 warm = 10000 + 200             # every endpoint's connection warm
