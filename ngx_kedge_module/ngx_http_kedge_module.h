@@ -156,38 +156,42 @@ typedef struct {
 } ngx_http_kedge_route_t;
 
 
-/*
- * The routes of an indexed list whose globs all name the first segment of
- * the path ("/api" of "/api/v1/users"; for gRPC the service of
- * "pkg.Service/Method"), that segment's, in configuration order; a slot
- * of the list's open-addressing table.
- */
+typedef struct ngx_http_kedge_route_list_s  ngx_http_kedge_route_list_t;
+
+
+/* a name (a host, a first segment) and its routes: a slot of an index */
 typedef struct {
     ngx_str_t                       name;          /* empty: a free slot */
     ngx_uint_t                      key;           /* ngx_hash_key() */
-    ngx_uint_t                      nelts;
-    ngx_http_kedge_route_t        **elts;
-} ngx_http_kedge_segment_t;
+    ngx_http_kedge_route_list_t    *routes;
+} ngx_http_kedge_index_slot_t;
+
+
+/* names to routes: open addressing, at most half full */
+typedef struct {
+    ngx_http_kedge_index_slot_t    *slots;         /* NULL: no names */
+    ngx_uint_t                      mask;          /* slots - 1 */
+    ngx_uint_t                      shift;         /* 32 - log2(slots) */
+} ngx_http_kedge_index_t;
 
 
 /*
  * The routes of one host, or the host-less ones, in configuration order.
- * A list of 8 routes or more is also indexed by the first segment: its
- * routes that can match a request are then those of the request's
- * segment and those that can match any segment ("any": no path, or a
- * glob such as "/api*", which also matches "/apis"), each in
- * configuration order.
+ * A list of 8 routes or more is also indexed by the first segment of the
+ * path ("/api" of "/api/v1/users"; for gRPC the service of
+ * "pkg.Service/Method"): its routes that can match a request are then
+ * those of the request's segment and those that can match any segment
+ * ("any": no path, or a glob such as "/api*", which also matches
+ * "/apis"), each in configuration order.
  */
-typedef struct {
+struct ngx_http_kedge_route_list_s {
     ngx_uint_t                      nelts;
     ngx_http_kedge_route_t        **elts;
 
-    ngx_http_kedge_segment_t       *segments;      /* NULL: not indexed */
-    ngx_uint_t                      mask;          /* slots - 1 */
-    ngx_uint_t                      shift;         /* 32 - log2(slots) */
+    ngx_http_kedge_index_t          segments;      /* no slots: walked */
     ngx_uint_t                      nany;
     ngx_http_kedge_route_t        **any;
-} ngx_http_kedge_route_list_t;
+};
 
 
 /* a port, or an inclusive range of ports, an adhoc rule allows */
@@ -225,7 +229,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                     routes;        /* ngx_http_kedge_route_t */
-    ngx_hash_t                      hosts;     /* host -> its routes */
+    ngx_http_kedge_index_t          hosts;     /* host -> its routes */
     ngx_http_kedge_route_list_t     any_host;
 
     ngx_array_t                     adhoc;        /* ngx_http_kedge_adhoc_t */

@@ -53,6 +53,8 @@ static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_route_table_t *table);
 static int ngx_libc_cdecl ngx_http_kedge_route_cmp(const void *one,
     const void *two);
+static ngx_int_t ngx_http_kedge_route_cmp_host(ngx_http_kedge_route_t *a,
+    ngx_http_kedge_route_t *b);
 static ngx_int_t ngx_http_kedge_route_list(ngx_pool_t *pool,
     ngx_pool_t *temp_pool, ngx_http_kedge_route_t **routes, ngx_uint_t n,
     ngx_http_kedge_route_list_t *list);
@@ -64,9 +66,14 @@ static ngx_int_t ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob,
 static ngx_uint_t ngx_http_kedge_route_indexed(ngx_http_kedge_route_t *route);
 static int ngx_libc_cdecl ngx_http_kedge_segment_cmp(const void *one,
     const void *two);
-static ngx_http_kedge_segment_t *ngx_http_kedge_segment_slot(
-    ngx_http_kedge_route_list_t *list, ngx_uint_t key, u_char *data,
-    size_t len);
+static ngx_int_t ngx_http_kedge_index_init(ngx_pool_t *pool,
+    ngx_http_kedge_index_t *index, ngx_uint_t n);
+static ngx_http_kedge_index_slot_t *ngx_http_kedge_index_add(
+    ngx_http_kedge_index_t *index, ngx_str_t *name);
+static ngx_http_kedge_route_list_t *ngx_http_kedge_index_find(
+    ngx_http_kedge_index_t *index, ngx_uint_t key, u_char *data, size_t len);
+static ngx_http_kedge_index_slot_t *ngx_http_kedge_index_slot(
+    ngx_http_kedge_index_t *index, ngx_uint_t key, u_char *data, size_t len);
 static void ngx_http_kedge_request_init(ngx_http_request_t *r,
     ngx_http_kedge_request_t *req);
 static in_port_t ngx_http_kedge_parse_port(u_char *p, u_char *last);
@@ -534,11 +541,10 @@ ngx_int_t
 ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_http_kedge_route_table_t *table)
 {
-    ngx_uint_t                    i, j, n, nany;
-    ngx_hash_init_t               hash;
-    ngx_hash_keys_arrays_t        ha;
+    ngx_uint_t                    i, j, n, nany, nhosts;
     ngx_http_kedge_route_t       *route, **by_host, **any;
-    ngx_http_kedge_route_list_t  *list;
+    ngx_http_kedge_route_list_t  *lists;
+    ngx_http_kedge_index_slot_t  *slot;
 
     route = table->routes.elts;
 
@@ -574,53 +580,52 @@ ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_qsort(by_host, n, sizeof(ngx_http_kedge_route_t *),
               ngx_http_kedge_route_cmp);
 
-    ha.temp_pool = temp_pool;
-    ha.pool = pool;
+    nhosts = 0;
 
-    if (ngx_hash_keys_array_init(&ha, NGX_HASH_SMALL) != NGX_OK) {
+    for (i = 0; i < n; i++) {
+        if (i == 0 || ngx_http_kedge_route_cmp_host(by_host[i - 1], by_host[i])
+                      != 0)
+        {
+            nhosts++;
+        }
+    }
+
+    ngx_memzero(&table->hosts, sizeof(ngx_http_kedge_index_t));
+
+    if (nhosts == 0) {
+        return NGX_OK;
+    }
+
+    lists = ngx_palloc(pool, nhosts * sizeof(ngx_http_kedge_route_list_t));
+
+    if (lists == NULL
+        || ngx_http_kedge_index_init(pool, &table->hosts, nhosts) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     for (i = 0; i < n; i = j) {
 
         for (j = i + 1;
-             j < n && by_host[j]->host.len == by_host[i]->host.len
-             && ngx_strncmp(by_host[j]->host.data, by_host[i]->host.data,
-                            by_host[i]->host.len) == 0;
+             j < n && ngx_http_kedge_route_cmp_host(by_host[i], by_host[j])
+                      == 0;
              j++)
         {
             /* void */
         }
 
-        list = ngx_palloc(pool, sizeof(ngx_http_kedge_route_list_t));
-        if (list == NULL) {
-            return NGX_ERROR;
-        }
-
         if (ngx_http_kedge_route_list(pool, temp_pool, &by_host[i], j - i,
-                                      list)
+                                      lists)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        if (ngx_hash_add_key(&ha, &by_host[i]->host, list,
-                             NGX_HASH_READONLY_KEY)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+        slot = ngx_http_kedge_index_add(&table->hosts, &by_host[i]->host);
+        slot->routes = lists++;
     }
 
-    hash.hash = &table->hosts;
-    hash.key = ngx_hash_key;
-    hash.max_size = 65536;
-    hash.bucket_size = ngx_align(512, ngx_cacheline_size);  /* 253-byte names */
-    hash.name = "kedge_route_hosts_hash";
-    hash.pool = pool;
-    hash.temp_pool = NULL;
-
-    return ngx_hash_init(&hash, ha.keys.elts, ha.keys.nelts);
+    return NGX_OK;
 }
 
 
@@ -633,7 +638,7 @@ ngx_http_kedge_route_cmp(const void *one, const void *two)
     a = *(ngx_http_kedge_route_t **) one;
     b = *(ngx_http_kedge_route_t **) two;
 
-    rc = ngx_memn2cmp(a->host.data, b->host.data, a->host.len, b->host.len);
+    rc = ngx_http_kedge_route_cmp_host(a, b);
 
     if (rc) {
         return (int) rc;
@@ -642,6 +647,14 @@ ngx_http_kedge_route_cmp(const void *one, const void *two)
     /* the routes are the elements of one array: its order */
 
     return (a < b) ? -1 : (a > b);
+}
+
+
+static ngx_int_t
+ngx_http_kedge_route_cmp_host(ngx_http_kedge_route_t *a,
+    ngx_http_kedge_route_t *b)
+{
+    return ngx_memn2cmp(a->host.data, b->host.data, a->host.len, b->host.len);
 }
 
 
@@ -673,23 +686,19 @@ ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_pool_t *temp_pool,
  * segment, so the routes of a list that match a request are all among
  * those of its segment and "any": walking these two in configuration
  * order finds the same first match as walking the whole list.
- *
- * The segments are an open-addressing table (linear probing, at most
- * half full) keyed by ngx_hash_key(): a lookup hashes the request's
- * segment once and probes a slot or two, whatever the number of segments.
  */
 
 static ngx_int_t
 ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_http_kedge_route_list_t *list)
 {
-    ngx_str_t                        seg;
-    ngx_uint_t                       i, j, k, n, size, shift, key;
-    ngx_array_t                      pairs;
-    ngx_http_kedge_glob_t           *glob;
-    ngx_http_kedge_route_t          *route, **elts;
-    ngx_http_kedge_segment_t        *s;
-    ngx_http_kedge_segment_route_t  *p;
+    ngx_uint_t                        i, j, k, n;
+    ngx_array_t                       pairs;
+    ngx_http_kedge_glob_t            *glob;
+    ngx_http_kedge_route_t           *route, **elts;
+    ngx_http_kedge_index_slot_t      *slot;
+    ngx_http_kedge_route_list_t      *sub;
+    ngx_http_kedge_segment_route_t   *p;
 
     if (list->nelts < NGX_HTTP_KEDGE_INDEX_MIN) {
         return NGX_OK;
@@ -743,63 +752,46 @@ ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_qsort(p, pairs.nelts, sizeof(ngx_http_kedge_segment_route_t),
               ngx_http_kedge_segment_cmp);
 
-    /* a route with two globs of one segment is listed once */
+    /* n segments; a route with two globs of one segment is listed once */
 
     for (i = 1, n = 1, k = 1; i < pairs.nelts; i++) {
-        if (p[i].route == p[k - 1].route
-            && p[i].name.len == p[k - 1].name.len
-            && ngx_memcmp(p[i].name.data, p[k - 1].name.data, p[i].name.len)
-               == 0)
-        {
-            continue;
-        }
-
         if (p[i].name.len != p[k - 1].name.len
             || ngx_memcmp(p[i].name.data, p[k - 1].name.data, p[i].name.len)
                != 0)
         {
             n++;
+
+        } else if (p[i].route == p[k - 1].route) {
+            continue;
         }
 
         p[k++] = p[i];
     }
 
-    /* n segments in a table of at least 2n slots, a power of two */
-
-    for (size = 16, shift = 28; size < 2 * n; size *= 2, shift--) {
-        /* void */
-    }
-
     elts = ngx_palloc(pool, k * sizeof(ngx_http_kedge_route_t *));
-    list->segments = ngx_pcalloc(pool, size * sizeof(ngx_http_kedge_segment_t));
+    sub = ngx_pcalloc(pool, n * sizeof(ngx_http_kedge_route_list_t));
 
-    if (elts == NULL || list->segments == NULL) {
+    if (elts == NULL || sub == NULL
+        || ngx_http_kedge_index_init(pool, &list->segments, n) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    list->mask = size - 1;
-    list->shift = shift;
+    for (i = 0; i < k; i = j, sub++) {
 
-    for (i = 0; i < k; i = j) {
-        seg = p[i].name;
-
-        for (j = i; j < k && p[j].name.len == seg.len
-                    && ngx_memcmp(p[j].name.data, seg.data, seg.len) == 0;
+        for (j = i; j < k && p[j].name.len == p[i].name.len
+                    && ngx_memcmp(p[j].name.data, p[i].name.data,
+                                  p[i].name.len) == 0;
              j++)
         {
             elts[j] = p[j].route;
         }
 
-        key = ngx_hash_key(seg.data, seg.len);
+        sub->elts = &elts[i];
+        sub->nelts = j - i;
 
-        /* a free slot: the names are distinct */
-
-        s = ngx_http_kedge_segment_slot(list, key, seg.data, seg.len);
-
-        s->name = seg;
-        s->key = key;
-        s->nelts = j - i;
-        s->elts = &elts[i];
+        slot = ngx_http_kedge_index_add(&list->segments, &p[i].name);
+        slot->routes = sub;
     }
 
     return NGX_OK;
@@ -896,34 +888,99 @@ ngx_http_kedge_segment_cmp(const void *one, const void *two)
 }
 
 
-/* the slot of a segment: its own, or the free one where it would be */
+/*
+ * An index of hosts or segments: a table of at least twice as many slots
+ * as names, a power of two, probed linearly from the high bits of a
+ * Fibonacci hash of the name's ngx_hash_key().  A lookup hashes the name
+ * once and probes a slot or two, whatever the number of names.  (nginx's
+ * ngx_hash_t, sized by its bucket size, walked buckets of a dozen names
+ * for a few hundred hosts.)
+ */
 
-static ngx_http_kedge_segment_t *
-ngx_http_kedge_segment_slot(ngx_http_kedge_route_list_t *list, ngx_uint_t key,
+static ngx_int_t
+ngx_http_kedge_index_init(ngx_pool_t *pool, ngx_http_kedge_index_t *index,
+    ngx_uint_t n)
+{
+    ngx_uint_t  size, shift;
+
+    for (size = 16, shift = 28; size < 2 * n; size *= 2, shift--) {
+        /* void */
+    }
+
+    index->slots = ngx_pcalloc(pool,
+                               size * sizeof(ngx_http_kedge_index_slot_t));
+    if (index->slots == NULL) {
+        return NGX_ERROR;
+    }
+
+    index->mask = size - 1;
+    index->shift = shift;
+
+    return NGX_OK;
+}
+
+
+/* a name's free slot: the names added are distinct, never empty */
+
+static ngx_http_kedge_index_slot_t *
+ngx_http_kedge_index_add(ngx_http_kedge_index_t *index, ngx_str_t *name)
+{
+    ngx_uint_t                    key;
+    ngx_http_kedge_index_slot_t  *slot;
+
+    key = ngx_hash_key(name->data, name->len);
+
+    slot = ngx_http_kedge_index_slot(index, key, name->data, name->len);
+
+    slot->name = *name;
+    slot->key = key;
+
+    return slot;
+}
+
+
+/* the routes of a name; NULL: none */
+
+static ngx_http_kedge_route_list_t *
+ngx_http_kedge_index_find(ngx_http_kedge_index_t *index, ngx_uint_t key,
     u_char *data, size_t len)
 {
-    ngx_uint_t                 i;
-    ngx_http_kedge_segment_t  *s;
+    if (index->slots == NULL || len == 0) {
+        return NULL;
+    }
+
+    return ngx_http_kedge_index_slot(index, key, data, len)->routes;
+}
+
+
+/* the slot of a name: its own, or the free one where it would go */
+
+static ngx_http_kedge_index_slot_t *
+ngx_http_kedge_index_slot(ngx_http_kedge_index_t *index, ngx_uint_t key,
+    u_char *data, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_kedge_index_slot_t  *slot;
 
     /*
-     * the slot from the high bits of a Fibonacci hash of the key: names
-     * that differ in their last characters only ("/r0998", "/r0999") have
-     * keys close together, which would make long runs of full slots
+     * names that differ in their last characters only ("/r0998",
+     * "/r0999") have keys close together: their low bits would make
+     * long runs of full slots, a Fibonacci hash's high bits do not
      */
 
-    i = ((uint32_t) key * 2654435769U) >> list->shift;
+    i = ((uint32_t) key * 2654435769U) >> index->shift;
 
     for ( ;; ) {
-        s = &list->segments[i];
+        slot = &index->slots[i];
 
-        if (s->name.len == 0
-            || (s->key == key && s->name.len == len
-                && ngx_memcmp(s->name.data, data, len) == 0))
+        if (slot->name.len == 0
+            || (slot->key == key && slot->name.len == len
+                && ngx_memcmp(slot->name.data, data, len) == 0))
         {
-            return s;
+            return slot;
         }
 
-        i = (i + 1) & list->mask;
+        i = (i + 1) & index->mask;
     }
 }
 
@@ -1186,7 +1243,7 @@ static ngx_http_kedge_route_t *
 ngx_http_kedge_route_find(ngx_http_request_t *r,
     ngx_http_kedge_route_table_t *table, ngx_http_kedge_request_t *req)
 {
-    ngx_uint_t                         i, k, n, key;
+    ngx_uint_t                         i, k, n;
     ngx_http_kedge_run_t               run[4];
     ngx_http_kedge_route_t            *route;
     ngx_http_kedge_route_list_t       *list;
@@ -1207,11 +1264,11 @@ ngx_http_kedge_route_find(ngx_http_request_t *r,
 
     n = 0;
 
-    if (req->host.len && table->hosts.size) {
-        key = ngx_hash_key(req->host.data, req->host.len);
-        list = ngx_hash_find(&table->hosts, key, req->host.data,
-                             req->host.len);
-
+    if (table->hosts.slots && req->host.len) {
+        list = ngx_http_kedge_index_find(&table->hosts,
+                                         ngx_hash_key(req->host.data,
+                                                      req->host.len),
+                                         req->host.data, req->host.len);
         if (list) {
             n = ngx_http_kedge_route_runs(list, &seg, run);
         }
@@ -1296,11 +1353,11 @@ static ngx_uint_t
 ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
     ngx_http_kedge_request_segment_t *seg, ngx_http_kedge_run_t *run)
 {
-    size_t                     i;
-    ngx_uint_t                 n, key;
-    ngx_http_kedge_segment_t  *s;
+    size_t                        i;
+    ngx_uint_t                    n, key;
+    ngx_http_kedge_route_list_t  *sub;
 
-    if (list->segments == NULL) {
+    if (list->segments.slots == NULL) {
         run[0].next = list->elts;
         run[0].last = list->elts + list->nelts;
         return (list->nelts != 0);
@@ -1326,25 +1383,18 @@ ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
         seg->seg_len = i;
     }
 
-    s = NULL;
-
-    if (seg->seg_len) {
-        s = ngx_http_kedge_segment_slot(list, seg->key, seg->data,
-                                        seg->seg_len);
-        if (s->name.len == 0) {
-            s = NULL;
-        }
-    }
+    sub = ngx_http_kedge_index_find(&list->segments, seg->key, seg->data,
+                                    seg->seg_len);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, seg->log, 0,
                    "kedge: route index: %ui of segment \"%*s\", %ui of any",
-                   s ? s->nelts : 0, seg->seg_len, seg->data, list->nany);
+                   sub ? sub->nelts : 0, seg->seg_len, seg->data, list->nany);
 
     n = 0;
 
-    if (s) {
-        run[n].next = s->elts;
-        run[n].last = s->elts + s->nelts;
+    if (sub) {
+        run[n].next = sub->elts;
+        run[n].last = sub->elts + sub->nelts;
         n++;
     }
 
