@@ -1138,7 +1138,13 @@ class Run:
                    stdout=subprocess.DEVNULL)
             finally:
                 vg.terminate()
-                vg.wait(timeout=120)
+                try:
+                    vg.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    # the "measured" dump is written: a slow exit (a busy
+                    # core) costs nothing but the time
+                    vg.kill()
+                    vg.wait()
             dumps = [x for x in os.listdir(p.prefix) if x.startswith("callgrind.out")
                      and "measured" in open(os.path.join(p.prefix, x), errors="replace").read(4000)]
             if not dumps:
