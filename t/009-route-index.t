@@ -319,6 +319,8 @@ Host: idx.example.com
 
 
 === TEST 3: both lists of TEST 1 are indexed: the host's own routes and the host-less ones
+# the router's debug log line (nginx --with-debug: Debian's, and the ASan
+# build) names the segment and how many routes each list gives for it
 --- http_config eval: $::RoutesConf
 --- request
 GET /zz/last
