@@ -347,7 +347,22 @@ kedge: route index:
 
 
 
-=== TEST 5: kedge_config routes with the directives' around them, indexed as one list
+=== TEST 5: a route with one path of a segment and one of any segment is tried for every segment
+--- http_config eval
+"    kedge_http_route backend=alpha path=/a/x path=/b*;\n"
+. (CORE::join "", map { "    kedge_http_route backend=gamma path=/f$_/*;\n" } 1 .. 7)
+. "    kedge_http_route backend=beta path=/b/exact;\n"
+--- request eval
+["GET /b/exact", "GET /bz", "GET /a/x", "GET /a/y", "GET /f3/q"]
+--- error_code eval
+[200, 200, 200, 502, 200]
+--- response_headers eval
+["X-Route: http:1", "X-Route: http:1", "X-Route: http:1",
+ "X-Kedge-Error-Type: no-route", "X-Route: http:4"]
+
+
+
+=== TEST 6: kedge_config routes with the directives' around them, indexed as one list
 --- user_files
 >>> director.json
 {"http": {"routes": [
@@ -392,7 +407,7 @@ kedge: route index:
 
 
 
-=== TEST 6: hostile paths: the router sees nginx's normalized, decoded path; nginx refuses the rest first
+=== TEST 7: hostile paths: the router sees nginx's normalized, decoded path; nginx refuses the rest first
 --- http_config eval
 "    kedge_http_route backend=alpha path=/api/*;\n"
 . "    kedge_http_route backend=beta path=/;\n"
@@ -425,7 +440,7 @@ kedge: route index:
 
 
 
-=== TEST 7: hostile requests that nginx refuses before any route is looked up
+=== TEST 8: hostile requests that nginx refuses before any route is looked up
 --- http_config eval
 CORE::join "", map { "    kedge_http_route backend=alpha path=/a$_/*;\n" } 1 .. 8
 --- raw_request eval
@@ -444,7 +459,7 @@ kedge: route index:
 
 
 
-=== TEST 8: gRPC: a long list indexed by service; wildcards and exact names keep their order; hostile method paths
+=== TEST 9: gRPC: a long list indexed by service; wildcards and exact names keep their order; hostile method paths
 --- http_config eval
 "    kedge_grpc_route backend=gb service=kedge.test.Echo/Unary;\n"
 . "    kedge_grpc_route backend=ga service=kedge.test.O*;\n"
