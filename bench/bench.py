@@ -48,7 +48,7 @@ LABEL = {
     "kedge": "ngx_kedge_module",
 }
 
-# ports (all 127.0.0.0/8): contenders 18000-18299, backends 18400-18699,
+# ports (all 127.0.0.0/8): contenders 18000-18399, backends 18400-18699,
 # the Kubernetes API fixture 18900-18901
 STUB_PORT = 18400
 HTTP_EPS = [("127.0.0.1", p) for p in range(18401, 18411)]
@@ -945,9 +945,10 @@ class Run:
     def group_jwt(self):
         """ngx_kedge_module with kedge_oidc against itself without auth: one
         token again and again (the zone's cache), a new token on every
-        request (a full verification each: cjose, ECDSA P-256), and two
-        kinds of invalid token (expired: refused on its claims; a bad
-        signature under a known kid: refused after the verification)."""
+        request (a full verification each: strict checks, OpenSSL's ECDSA
+        P-256), and two kinds of invalid token (expired: refused on its
+        claims; a bad signature under a known kid: refused after the
+        verification)."""
         keys = os.path.join(WORK, "oidc-keys")
         fx = os.path.join(REPO, "t", "fixtures", "oidc")
         sh([os.path.join(fx, "install.sh")])
@@ -1047,19 +1048,31 @@ class Run:
     def group_callgrind(self, fixture):
         """Instructions per request, single process under callgrind: a
         count, not a timing, so other load on the machine does not move it.
-        Variants: the proxy scenario (10 endpoints), 1000 routes by path
-        matching the last, and 10 000 endpoints (every one warm first)."""
+        Variants: the proxy scenario (10 endpoints), 1 and 1000 routes by
+        host (rNNNN.HOST, so that the host names are as long) and by path
+        (/rNNNN/*, all on one host) matching the first, the last or no
+        route (kedge's 502), and 10 000 endpoints (every one warm first)."""
         import http.client
         out = {}
         n = self.args.callgrind_requests
         variants = [("nginx", "10 endpoints"), ("kedge", "10 endpoints"),
-                    ("nginx", "h2"), ("kedge", "h2"), ("nginx", "grpc"), ("kedge", "grpc"),
-                    ("kedge", "1000 routes by host, last"),
-                    ("kedge", "1 route by path"), ("kedge", "1000 routes by path, last")]
+                    ("nginx", "h2"), ("kedge", "h2"), ("nginx", "grpc"), ("kedge", "grpc")]
+        for layout in ("host", "path"):
+            variants += [("kedge", "1 route by %s" % layout),
+                         ("kedge", "1 route by %s, none" % layout)]
+            variants += [("kedge", "1000 routes by %s, %s" % (layout, case))
+                         for case in ("first", "last", "none")]
         variants += [("kedge", "10 endpoints, nginx's keepalive")]
         if not self.args.quick:
             variants += [("nginx", "10000 endpoints"), ("kedge", "10000 endpoints"),
                          ("kedge", "10000 endpoints, nginx's keepalive")]
+        if self.args.variants:
+            # these only; "N routes by host|path[, first|last|none]" of
+            # ngx_kedge_module for any N too
+            wanted = self.args.variants.split(";")
+            known = [v for c, v in variants]
+            variants = [(c, v) for c, v in variants if v in wanted]
+            variants += [("kedge", v) for v in wanted if v not in known]
         base = 18260
         for c, variant in variants:
             path = "/"
@@ -1069,19 +1082,19 @@ class Run:
             warm = 200
             if variant.endswith("nginx's keepalive"):
                 kw["nginx_keepalive"] = True
-            if variant == "1 route by path":
-                kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r0000/*;"
-                                      % HOST]
-                path = "/r0000/x"
-            elif variant == "1000 routes by host, last":
-                kw["kedge_routes"] = ["kedge_http_route backend=web host=r%04d.%s;"
-                                      % (i, HOST) for i in range(1000)]
-                host = "r0999." + HOST
-            elif variant.startswith("1000 routes"):
-                kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r%04d/*;"
-                                      % (HOST, i) for i in range(1000)]
-                path = "/r0999/x"
-            elif variant.startswith("10000"):
+            m = re.match(r"(\d{1,4}) routes? by (host|path)(?:, (first|last|none))?$", variant)
+            if m:
+                count, layout, case = int(m.group(1)), m.group(2), m.group(3) or "first"
+                i = {"first": 0, "last": count - 1, "none": 9999}[case]
+                if layout == "host":
+                    kw["kedge_routes"] = ["kedge_http_route backend=web host=r%04d.%s;"
+                                          % (j, HOST) for j in range(count)]
+                    host = "r%04d.%s" % (i, HOST)
+                else:
+                    kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r%04d/*;"
+                                          % (HOST, j) for j in range(count)]
+                    path = "/r%04d/x" % i
+            elif variant.startswith("10000 endpoints"):
                 eps = many_endpoints(10000)
                 kw["keepalive"] = 20000
                 warm = 10000 + 200             # every endpoint's connection warm
@@ -1125,11 +1138,13 @@ class Run:
                             raise RuntimeError("callgrind %s %s: %s" % (c, variant, o))
                         return
                     conn = http.client.HTTPConnection("127.0.0.1", p.ports["h1"], timeout=60)
+                    status, start = ((502, b"unknown route to service") if variant.endswith("none")
+                                     else (200, b"backend "))
                     for _ in range(count):
                         conn.request("GET", path, headers={"Host": host})
                         resp = conn.getresponse()
                         body = resp.read()
-                        if resp.status != 200 or not body.startswith(b"backend "):
+                        if resp.status != status or not body.startswith(start):
                             raise RuntimeError("callgrind %s: %d %r" % (c, resp.status, body))
                     conn.close()
                 a0, _ = stub()
@@ -1142,7 +1157,13 @@ class Run:
                    stdout=subprocess.DEVNULL)
             finally:
                 vg.terminate()
-                vg.wait(timeout=120)
+                try:
+                    vg.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    # the "measured" dump is written: a slow exit (a busy
+                    # core) costs nothing but the time
+                    vg.kill()
+                    vg.wait()
             dumps = [x for x in os.listdir(p.prefix) if x.startswith("callgrind.out")
                      and "measured" in open(os.path.join(p.prefix, x), errors="replace").read(4000)]
             if not dumps:
@@ -1381,14 +1402,15 @@ def write_results(run, args, started, finished):
            ratio("grpc", "10 endpoints", "kedge", "grpc", "10 endpoints", "nginx"), 0.95,
            cg=cg_ratio("nginx|grpc", "kedge|grpc"))
     for layout in ("host", "path"):
-        for case in ("first", "last"):
-            cg = None
-            if case == "last":
-                cg = cg_ratio("kedge|10 endpoints" if layout == "host" else "kedge|1 route by path",
-                              "kedge|1000 routes by %s, last" % layout)
-            target("1000 routes by %s, match %s ≥ 0.97× 1 route" % (layout, case),
+        for case in ("first", "last", "none"):
+            one = "1 route, none" if case == "none" else "1 route, match"
+            cg = cg_ratio("kedge|1 route by %s%s" % (layout, ", none" if case == "none" else ""),
+                          "kedge|1000 routes by %s, %s" % (layout, case))
+            target("1000 routes by %s, %s ≥ 0.97× 1 route%s"
+                   % (layout, "none" if case == "none" else "match " + case,
+                      ", none" if case == "none" else ""),
                    ratio("routes", "1000 routes by %s, %s" % (layout, case), "kedge",
-                         "routes", "1 route, match", "kedge"), 0.97, cg=cg)
+                         "routes", one, "kedge"), 0.97, cg=cg)
     target("10 000 endpoints ≥ 0.97× 10 endpoints",
            ratio("endpoints", "10000 endpoints", "kedge", "endpoints", "10 endpoints", "kedge"), 0.97,
            cg=cg_ratio("kedge|10 endpoints", "kedge|10000 endpoints"))
@@ -1450,7 +1472,7 @@ def write_results(run, args, started, finished):
         w("One worker; `warm cache`: one token again and again (a digest and a "
           "lookup in the zone's cache); `cold verify`: a token never seen before "
           "on every request (tokens.lua cycles through %s pre-minted ones: "
-          "strict checks, cjose, ECDSA P-256, a cache insert); invalid tokens: "
+          "strict checks, OpenSSL ECDSA P-256, a cache insert); invalid tokens: "
           "refused with 401 (expired: on its claims, before any signature "
           "check; bad signature under a known kid: after the verification)."
           % "the")
@@ -1526,6 +1548,7 @@ def write_results(run, args, started, finished):
                 "%.3f" % (v["ir_per_request"] / b0) if b0 else "–", v["new_conns"]))
         w("")
         for key, title in (("kedge|10 endpoints", "10 endpoints"),
+                           ("kedge|1000 routes by host, last", "1000 routes by host, last"),
                            ("kedge|1000 routes by path, last", "1000 routes by path, last"),
                            ("kedge|10000 endpoints", "10 000 endpoints"),
                            ("kedge|10000 endpoints, nginx's keepalive",
@@ -1626,6 +1649,9 @@ def main():
     ap.add_argument("--groups", default=",".join(GROUPS))
     ap.add_argument("--contenders", default=",".join(CONTENDERS),
                     help="a subset, for trying things out (the report needs all)")
+    ap.add_argument("--variants",
+                    help="callgrind: only these variants, separated by \";\", for trying "
+                         "things out (the report needs all)")
     ap.add_argument("--out", default=os.path.join(BENCH, "RESULTS.md"))
     ap.add_argument("--merge", action="store_true",
                     help="keep the last run's figures of the groups not run now")

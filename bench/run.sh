@@ -3,8 +3,8 @@
 # ingress-nginx style balancer_by_lua and HAProxy, on loopback, in one run.
 # Writes bench/RESULTS.md.  Needs root (packages, file limits) and 2 cores.
 #
-#   bench/run.sh                 full run, about 15 minutes
-#   bench/run.sh --quick         3 rounds of 1 s, about 3 minutes (CI)
+#   bench/run.sh                 full run, about 15 minutes on a quiet machine
+#   bench/run.sh --quick         fewer variants, 3 rounds of 1 s: 4 to 13 minutes
 #   bench/run.sh --groups proxy,routes --rounds 5 --duration 3
 #                                groups: proxy routes endpoints propagation jwt callgrind
 #

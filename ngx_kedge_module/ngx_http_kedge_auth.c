@@ -1445,6 +1445,7 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 {
     size_t            sub_len;
     u_char           *p, sub[NGX_KEDGE_JOSE_SUB_LEN + 1];
+    u_char            digest[NGX_KEDGE_OIDC_DIGEST_LEN];
     ngx_int_t         rc;
     ngx_str_t         token, *value;
     ngx_uint_t        n, attempts;
@@ -1492,6 +1493,22 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     token.data = value->data + sizeof("Bearer ") - 1;
     token.len = value->len - (sizeof("Bearer ") - 1);
 
+    /* a token verified before: a digest and a lookup, nothing more */
+
+    if (klcf->oidc) {
+        rc = ngx_kedge_oidc_cached(klcf->oidc, &token, digest, sub, &sub_len);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            goto verified;
+        }
+
+        rc = NGX_DECLINED;
+    }
+
     if (ngx_http_kedge_token_chars(&token) != NGX_OK) {
         ctx->auth.token_reason = "a malformed bearer token";
         goto done;
@@ -1509,14 +1526,16 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
     attempts = ngx_kedge_oidc_attempts(klcf->oidc->issuer);
 
-    rc = ngx_kedge_oidc_verify(klcf->oidc, &token, !ctx->auth.waited, sub,
-                               &sub_len, &ctx->auth.token_reason,
+    rc = ngx_kedge_oidc_verify(klcf->oidc, &token, digest, !ctx->auth.waited,
+                               sub, &sub_len, &ctx->auth.token_reason,
                                r->connection->log);
 
     if (rc == NGX_AGAIN) {
         ctx->auth.attempts = attempts;
         return NGX_AGAIN;
     }
+
+verified:
 
     if (rc == NGX_OK && sub_len) {
         p = ngx_pnalloc(r->pool, sub_len);

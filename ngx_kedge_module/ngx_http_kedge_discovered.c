@@ -234,12 +234,14 @@ ngx_http_kedge_discovery_init(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    /* the slots, the set-aside table and room to spare */
+    /* the slots and their counters, the set-aside table, room to spare */
 
     need = 128 * 1024 + ngx_align((kmcf->backends.nelts
                                    + dc->core.max_backends)
                                   * sizeof(ngx_kedge_store_backend_t),
-                                  ngx_pagesize);
+                                  ngx_pagesize)
+           + ngx_align(dc->core.max_backends
+                       * sizeof(ngx_http_kedge_counters_t), ngx_pagesize);
 
     if (kmcf->store->shm_zone->shm.size < need) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -254,7 +256,9 @@ ngx_http_kedge_discovery_init(ngx_conf_t *cf,
     dc->core.store = kmcf->store;
     dc->log = &cf->cycle->new_log;
 
-    ngx_kedge_store_register_dynamic(kmcf->store, dc->core.max_backends);
+    ngx_kedge_store_register_dynamic(kmcf->store, dc->core.max_backends,
+                                     sizeof(ngx_http_kedge_counters_t)
+                                     / sizeof(ngx_atomic_t));
 
     if (ngx_array_init(&dc->core.reserved, cf->pool,
                        kmcf->backends.nelts ? kmcf->backends.nelts : 1,

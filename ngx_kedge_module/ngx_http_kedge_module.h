@@ -159,29 +159,38 @@ typedef struct {
 typedef struct ngx_http_kedge_route_list_s  ngx_http_kedge_route_list_t;
 
 
-/* the routes of a list that can match one first path segment */
+/* a name (a host, a first segment) and its routes: a slot of an index */
 typedef struct {
-    ngx_str_t                       name;
+    ngx_str_t                       name;          /* empty: a free slot */
+    ngx_uint_t                      key;           /* ngx_hash_key() */
     ngx_http_kedge_route_list_t    *routes;
-    ngx_uint_t                      count;         /* at configuration */
-} ngx_http_kedge_segment_t;
+} ngx_http_kedge_index_slot_t;
+
+
+/* names to routes: open addressing, at most half full */
+typedef struct {
+    ngx_http_kedge_index_slot_t    *slots;         /* NULL: no names */
+    ngx_uint_t                      mask;          /* slots - 1 */
+    ngx_uint_t                      shift;         /* 32 - log2(slots) */
+} ngx_http_kedge_index_t;
 
 
 /*
- * The routes that can match one host, in configuration order.  A long
- * list is also indexed by the first segment of the path ("/api" of
- * "/api/v1/users"; for gRPC the service of "pkg.Service/Method"): the
- * routes that can match a request with that segment, in the same order,
- * are found by a binary search, so the walk does not grow with the
- * routes of other paths.
+ * The routes of one host, or the host-less ones, in configuration order.
+ * A list of 8 routes or more is also indexed by the first segment of the
+ * path ("/api" of "/api/v1/users"; for gRPC the service of
+ * "pkg.Service/Method"): its routes that can match a request are then
+ * those of the request's segment and those that can match any segment
+ * ("any": no path, or a glob such as "/api*", which also matches
+ * "/apis"), each in configuration order.
  */
 struct ngx_http_kedge_route_list_s {
     ngx_uint_t                      nelts;
     ngx_http_kedge_route_t        **elts;
 
-    ngx_uint_t                      nsegments;     /* 0: not indexed */
-    ngx_http_kedge_segment_t       *segments;      /* sorted by name */
-    ngx_http_kedge_route_list_t    *unindexed;     /* any other segment */
+    ngx_http_kedge_index_t          segments;      /* no slots: walked */
+    ngx_uint_t                      nany;
+    ngx_http_kedge_route_t        **any;
 };
 
 
@@ -220,7 +229,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                     routes;        /* ngx_http_kedge_route_t */
-    ngx_hash_t                      hosts;     /* host -> route list */
+    ngx_http_kedge_index_t          hosts;     /* host -> its routes */
     ngx_http_kedge_route_list_t     any_host;
 
     ngx_array_t                     adhoc;        /* ngx_http_kedge_adhoc_t */

@@ -4,10 +4,11 @@
  * Licensed under the Apache License, Version 2.0.
  *
  * The director: kedge's HTTP and gRPC routes, compiled at configuration
- * time into one table per protocol.  A table is indexed by host, each
- * host holding the routes that can match it (its own and the host-less
- * ones) in configuration order, so a lookup costs one hash probe plus a
- * walk over the routes of that host, whatever the size of the table.
+ * time into one table per protocol.  A table is indexed by host (a hash
+ * of the exact host names to each host's own routes) and a long list of
+ * routes by the first segment of the path (gRPC: the service), so a
+ * lookup walks only the routes that can match the request's host and
+ * segment, in configuration order, whatever the size of the table.
  * Discovered routes come after the configured ones, from tables of the
  * same kind that each worker builds when the route set changes
  * (ngx_http_kedge_discovered.c).
@@ -17,21 +18,70 @@
 #include "ngx_http_kedge_module.h"
 
 
+/* lists this long are indexed by segment; shorter ones are walked */
+#define NGX_HTTP_KEDGE_INDEX_MIN  8
+
+
+/* a glob's segment and its route, sorted to make a list's index */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_http_kedge_route_t         *route;
+} ngx_http_kedge_segment_route_t;
+
+
+/* the request's first segment, hashed once for the lists that ask */
+typedef struct {
+    u_char                         *data;          /* path or method */
+    size_t                          len;
+    size_t                          seg_len;
+    ngx_uint_t                      key;
+    ngx_uint_t                      hashed;
+    ngx_log_t                      *log;
+} ngx_http_kedge_request_segment_t;
+
+
+/* candidate routes, in configuration order */
+typedef struct {
+    ngx_http_kedge_route_t        **next;
+    ngx_http_kedge_route_t        **last;
+} ngx_http_kedge_run_t;
+
+
 static char *ngx_http_kedge_route_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_uint_t protocol);
 static ngx_int_t ngx_http_kedge_table_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf, ngx_http_kedge_route_table_t *table);
 static int ngx_libc_cdecl ngx_http_kedge_route_cmp(const void *one,
     const void *two);
+static ngx_int_t ngx_http_kedge_route_cmp_host(ngx_http_kedge_route_t *a,
+    ngx_http_kedge_route_t *b);
 static ngx_int_t ngx_http_kedge_route_list(ngx_pool_t *pool,
-    ngx_http_kedge_route_list_t *own, ngx_http_kedge_route_list_t *any,
+    ngx_pool_t *temp_pool, ngx_http_kedge_route_t **routes, ngx_uint_t n,
     ngx_http_kedge_route_list_t *list);
+static ngx_int_t ngx_http_kedge_route_index(ngx_pool_t *pool,
+    ngx_pool_t *temp_pool, ngx_http_kedge_route_list_t *list);
+static size_t ngx_http_kedge_segment_len(u_char *data, size_t len);
+static ngx_int_t ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob,
+    ngx_str_t *segment);
+static ngx_uint_t ngx_http_kedge_route_indexed(ngx_http_kedge_route_t *route);
+static int ngx_libc_cdecl ngx_http_kedge_segment_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_kedge_index_init(ngx_pool_t *pool,
+    ngx_http_kedge_index_t *index, ngx_uint_t n);
+static ngx_http_kedge_index_slot_t *ngx_http_kedge_index_add(
+    ngx_http_kedge_index_t *index, ngx_str_t *name);
+static ngx_http_kedge_route_list_t *ngx_http_kedge_index_find(
+    ngx_http_kedge_index_t *index, ngx_uint_t key, u_char *data, size_t len);
+static ngx_http_kedge_index_slot_t *ngx_http_kedge_index_slot(
+    ngx_http_kedge_index_t *index, ngx_uint_t key, u_char *data, size_t len);
 static void ngx_http_kedge_request_init(ngx_http_request_t *r,
     ngx_http_kedge_request_t *req);
 static in_port_t ngx_http_kedge_parse_port(u_char *p, u_char *last);
 static ngx_http_kedge_route_t *ngx_http_kedge_route_find(
     ngx_http_request_t *r, ngx_http_kedge_route_table_t *table,
     ngx_http_kedge_request_t *req);
+static ngx_uint_t ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
+    ngx_http_kedge_request_segment_t *seg, ngx_http_kedge_run_t *run);
 static ngx_uint_t ngx_http_kedge_globs_match(ngx_array_t *globs,
     u_char *data, size_t len);
 static ngx_uint_t ngx_http_kedge_headers_match(ngx_http_request_t *r,
@@ -480,106 +530,102 @@ ngx_http_kedge_table_init(ngx_conf_t *cf, ngx_http_kedge_main_conf_t *kmcf,
 /*
  * The lookup structure of a table whose routes know their backends: at
  * configuration time, and in each worker for every discovered route set
- * (thousands of routes: the routes are grouped by host by a sort, and
- * each host's list is merged with the host-less ones).
+ * (thousands of routes: the routes are grouped by host by a sort, each
+ * list indexed by a sort of its segments).  A route is listed once, under
+ * its host or with the host-less ones, and once under each segment of
+ * its globs: the structure grows with the routes, not with hosts times
+ * host-less routes.
  */
 
 ngx_int_t
 ngx_http_kedge_table_build(ngx_pool_t *pool, ngx_pool_t *temp_pool,
     ngx_http_kedge_route_table_t *table)
 {
-    ngx_uint_t                    i, j, n;
-    ngx_hash_init_t               hash;
-    ngx_hash_keys_arrays_t        ha;
-    ngx_http_kedge_route_t       *route, **by_host;
-    ngx_http_kedge_route_list_t  *list, own;
+    ngx_uint_t                    i, j, n, nany, nhosts;
+    ngx_http_kedge_route_t       *route, **by_host, **any;
+    ngx_http_kedge_route_list_t  *lists;
+    ngx_http_kedge_index_slot_t  *slot;
 
     route = table->routes.elts;
 
     by_host = ngx_palloc(temp_pool, (table->routes.nelts + 1)
                                     * sizeof(ngx_http_kedge_route_t *));
-    if (by_host == NULL) {
+    any = ngx_palloc(temp_pool, (table->routes.nelts + 1)
+                                * sizeof(ngx_http_kedge_route_t *));
+    if (by_host == NULL || any == NULL) {
         return NGX_ERROR;
     }
 
     n = 0;
+    nany = 0;
 
     for (i = 0; i < table->routes.nelts; i++) {
         if (route[i].host.len) {
             by_host[n++] = &route[i];
+
+        } else {
+            any[nany++] = &route[i];
         }
     }
 
-    own.elts = ngx_palloc(pool, (table->routes.nelts - n + 1)
-                                * sizeof(ngx_http_kedge_route_t *));
-    if (own.elts == NULL) {
+    if (ngx_http_kedge_route_list(pool, temp_pool, any, nany,
+                                  &table->any_host)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    own.nelts = 0;
-
-    for (i = 0; i < table->routes.nelts; i++) {
-        if (route[i].host.len == 0) {
-            own.elts[own.nelts++] = &route[i];
-        }
-    }
-
-    table->any_host = own;
 
     /* the routes of a host together, in configuration order */
 
     ngx_qsort(by_host, n, sizeof(ngx_http_kedge_route_t *),
               ngx_http_kedge_route_cmp);
 
-    ha.temp_pool = temp_pool;
-    ha.pool = pool;
+    nhosts = 0;
 
-    if (ngx_hash_keys_array_init(&ha, NGX_HASH_SMALL) != NGX_OK) {
+    for (i = 0; i < n; i++) {
+        if (i == 0 || ngx_http_kedge_route_cmp_host(by_host[i - 1], by_host[i])
+                      != 0)
+        {
+            nhosts++;
+        }
+    }
+
+    ngx_memzero(&table->hosts, sizeof(ngx_http_kedge_index_t));
+
+    if (nhosts == 0) {
+        return NGX_OK;
+    }
+
+    lists = ngx_palloc(pool, nhosts * sizeof(ngx_http_kedge_route_list_t));
+
+    if (lists == NULL
+        || ngx_http_kedge_index_init(pool, &table->hosts, nhosts) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     for (i = 0; i < n; i = j) {
 
         for (j = i + 1;
-             j < n && by_host[j]->host.len == by_host[i]->host.len
-             && ngx_strncmp(by_host[j]->host.data, by_host[i]->host.data,
-                            by_host[i]->host.len) == 0;
+             j < n && ngx_http_kedge_route_cmp_host(by_host[i], by_host[j])
+                      == 0;
              j++)
         {
             /* void */
         }
 
-        own.elts = &by_host[i];
-        own.nelts = j - i;
-
-        list = ngx_palloc(pool, sizeof(ngx_http_kedge_route_list_t));
-        if (list == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_kedge_route_list(pool, &own, &table->any_host, list)
+        if (ngx_http_kedge_route_list(pool, temp_pool, &by_host[i], j - i,
+                                      lists)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        if (ngx_hash_add_key(&ha, &by_host[i]->host, list,
-                             NGX_HASH_READONLY_KEY)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+        slot = ngx_http_kedge_index_add(&table->hosts, &by_host[i]->host);
+        slot->routes = lists++;
     }
 
-    hash.hash = &table->hosts;
-    hash.key = ngx_hash_key;
-    hash.max_size = 65536;
-    hash.bucket_size = ngx_align(512, ngx_cacheline_size);  /* 253-byte names */
-    hash.name = "kedge_route_hosts_hash";
-    hash.pool = pool;
-    hash.temp_pool = NULL;
-
-    return ngx_hash_init(&hash, ha.keys.elts, ha.keys.nelts);
+    return NGX_OK;
 }
 
 
@@ -592,7 +638,7 @@ ngx_http_kedge_route_cmp(const void *one, const void *two)
     a = *(ngx_http_kedge_route_t **) one;
     b = *(ngx_http_kedge_route_t **) two;
 
-    rc = ngx_memn2cmp(a->host.data, b->host.data, a->host.len, b->host.len);
+    rc = ngx_http_kedge_route_cmp_host(a, b);
 
     if (rc) {
         return (int) rc;
@@ -604,38 +650,338 @@ ngx_http_kedge_route_cmp(const void *one, const void *two)
 }
 
 
-/* the routes of one host, its own and the host-less ones, in order */
+static ngx_int_t
+ngx_http_kedge_route_cmp_host(ngx_http_kedge_route_t *a,
+    ngx_http_kedge_route_t *b)
+{
+    return ngx_memn2cmp(a->host.data, b->host.data, a->host.len, b->host.len);
+}
+
+
+/* a list of routes (in configuration order), and its index */
 
 static ngx_int_t
-ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_http_kedge_route_list_t *own,
-    ngx_http_kedge_route_list_t *any, ngx_http_kedge_route_list_t *list)
+ngx_http_kedge_route_list(ngx_pool_t *pool, ngx_pool_t *temp_pool,
+    ngx_http_kedge_route_t **routes, ngx_uint_t n,
+    ngx_http_kedge_route_list_t *list)
 {
-    ngx_uint_t  i, j, n;
+    ngx_memzero(list, sizeof(ngx_http_kedge_route_list_t));
 
-    list->elts = ngx_palloc(pool, (own->nelts + any->nelts)
-                                  * sizeof(ngx_http_kedge_route_t *));
+    list->elts = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_kedge_route_t *));
     if (list->elts == NULL) {
         return NGX_ERROR;
     }
 
-    i = 0;
-    j = 0;
-    n = 0;
+    ngx_memcpy(list->elts, routes, n * sizeof(ngx_http_kedge_route_t *));
+    list->nelts = n;
 
-    while (i < own->nelts || j < any->nelts) {
-        if (j == any->nelts
-            || (i < own->nelts && own->elts[i] < any->elts[j]))
-        {
-            list->elts[n++] = own->elts[i++];
+    return ngx_http_kedge_route_index(pool, temp_pool, list);
+}
 
-        } else {
-            list->elts[n++] = any->elts[j++];
+
+/*
+ * The index of a list.  A route whose globs all give a segment is listed
+ * under those segments; any other route (no glob, or a prefix such as
+ * "/api*") in "any".  A glob that matches a path gives the path's own
+ * segment, so the routes of a list that match a request are all among
+ * those of its segment and "any": walking these two in configuration
+ * order finds the same first match as walking the whole list.
+ */
+
+static ngx_int_t
+ngx_http_kedge_route_index(ngx_pool_t *pool, ngx_pool_t *temp_pool,
+    ngx_http_kedge_route_list_t *list)
+{
+    ngx_uint_t                        i, j, k, n;
+    ngx_array_t                       pairs;
+    ngx_http_kedge_glob_t            *glob;
+    ngx_http_kedge_route_t           *route, **elts;
+    ngx_http_kedge_index_slot_t      *slot;
+    ngx_http_kedge_route_list_t      *sub;
+    ngx_http_kedge_segment_route_t   *p;
+
+    if (list->nelts < NGX_HTTP_KEDGE_INDEX_MIN) {
+        return NGX_OK;
+    }
+
+    if (ngx_array_init(&pairs, temp_pool, list->nelts,
+                       sizeof(ngx_http_kedge_segment_route_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    list->any = ngx_palloc(pool, list->nelts
+                                 * sizeof(ngx_http_kedge_route_t *));
+    if (list->any == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < list->nelts; i++) {
+        route = list->elts[i];
+
+        if (!ngx_http_kedge_route_indexed(route)) {
+            list->any[list->nany++] = route;
+            continue;
+        }
+
+        glob = route->globs.elts;
+
+        for (j = 0; j < route->globs.nelts; j++) {
+            p = ngx_array_push(&pairs);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            (void) ngx_http_kedge_glob_segment(&glob[j], &p->name);
+            p->route = route;
         }
     }
 
-    list->nelts = n;
+    if (pairs.nelts == 0) {
+        /* no route names a segment: the list is walked */
+        list->nany = 0;
+        list->any = NULL;
+        return NGX_OK;
+    }
+
+    /* by segment, each segment's routes in configuration order */
+
+    p = pairs.elts;
+
+    ngx_qsort(p, pairs.nelts, sizeof(ngx_http_kedge_segment_route_t),
+              ngx_http_kedge_segment_cmp);
+
+    /* n segments; a route with two globs of one segment is listed once */
+
+    for (i = 1, n = 1, k = 1; i < pairs.nelts; i++) {
+        if (p[i].name.len != p[k - 1].name.len
+            || ngx_memcmp(p[i].name.data, p[k - 1].name.data, p[i].name.len)
+               != 0)
+        {
+            n++;
+
+        } else if (p[i].route == p[k - 1].route) {
+            continue;
+        }
+
+        p[k++] = p[i];
+    }
+
+    elts = ngx_palloc(pool, k * sizeof(ngx_http_kedge_route_t *));
+    sub = ngx_pcalloc(pool, n * sizeof(ngx_http_kedge_route_list_t));
+
+    if (elts == NULL || sub == NULL
+        || ngx_http_kedge_index_init(pool, &list->segments, n) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < k; i = j, sub++) {
+
+        for (j = i; j < k && p[j].name.len == p[i].name.len
+                    && ngx_memcmp(p[j].name.data, p[i].name.data,
+                                  p[i].name.len) == 0;
+             j++)
+        {
+            elts[j] = p[j].route;
+        }
+
+        sub->elts = &elts[i];
+        sub->nelts = j - i;
+
+        slot = ngx_http_kedge_index_add(&list->segments, &p[i].name);
+        slot->routes = sub;
+    }
 
     return NGX_OK;
+}
+
+
+/*
+ * The first segment of a path ("/api" of "/api/v1" and of "/api"), or
+ * of a gRPC method without its "/" ("pkg.Service" of
+ * "pkg.Service/Method"): up to the first "/" after the first byte.
+ */
+
+static size_t
+ngx_http_kedge_segment_len(u_char *data, size_t len)
+{
+    size_t  i;
+
+    for (i = 1; i < len; i++) {
+        if (data[i] == '/') {
+            return i;
+        }
+    }
+
+    return len;
+}
+
+
+/*
+ * The segment of every path a glob matches: an exact glob's own; a
+ * prefix glob's if its fixed part holds the whole segment ("/api" of
+ * "/api/v1/" and a star); NGX_DECLINED for a prefix that does not ("/api"
+ * and a star matches "/apis/x" too; "/" and a star, any path).
+ */
+
+static ngx_int_t
+ngx_http_kedge_glob_segment(ngx_http_kedge_glob_t *glob, ngx_str_t *segment)
+{
+    size_t  len;
+
+    len = ngx_http_kedge_segment_len(glob->pattern.data, glob->pattern.len);
+
+    if (len == 0 || (glob->prefix && len == glob->pattern.len)) {
+        return NGX_DECLINED;
+    }
+
+    segment->data = glob->pattern.data;
+    segment->len = len;
+
+    return NGX_OK;
+}
+
+
+/* a route with globs, each of which gives a segment */
+
+static ngx_uint_t
+ngx_http_kedge_route_indexed(ngx_http_kedge_route_t *route)
+{
+    ngx_str_t               seg;
+    ngx_uint_t              i;
+    ngx_http_kedge_glob_t  *glob;
+
+    if (route->globs.nelts == 0) {
+        return 0;
+    }
+
+    glob = route->globs.elts;
+
+    for (i = 0; i < route->globs.nelts; i++) {
+        if (ngx_http_kedge_glob_segment(&glob[i], &seg) != NGX_OK) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_kedge_segment_cmp(const void *one, const void *two)
+{
+    ngx_int_t                        rc;
+    ngx_http_kedge_segment_route_t  *a, *b;
+
+    a = (ngx_http_kedge_segment_route_t *) one;
+    b = (ngx_http_kedge_segment_route_t *) two;
+
+    rc = ngx_memn2cmp(a->name.data, b->name.data, a->name.len, b->name.len);
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    return (a->route < b->route) ? -1 : (a->route > b->route);
+}
+
+
+/*
+ * An index of hosts or segments: a table of at least twice as many slots
+ * as names, a power of two, probed linearly from the high bits of a
+ * Fibonacci hash of the name's ngx_hash_key().  A lookup hashes the name
+ * once and probes a slot or two, whatever the number of names.  (nginx's
+ * ngx_hash_t, sized by its bucket size, walked buckets of a dozen names
+ * for a few hundred hosts.)
+ */
+
+static ngx_int_t
+ngx_http_kedge_index_init(ngx_pool_t *pool, ngx_http_kedge_index_t *index,
+    ngx_uint_t n)
+{
+    ngx_uint_t  size, shift;
+
+    for (size = 16, shift = 28; size < 2 * n; size *= 2, shift--) {
+        /* void */
+    }
+
+    index->slots = ngx_pcalloc(pool,
+                               size * sizeof(ngx_http_kedge_index_slot_t));
+    if (index->slots == NULL) {
+        return NGX_ERROR;
+    }
+
+    index->mask = size - 1;
+    index->shift = shift;
+
+    return NGX_OK;
+}
+
+
+/* a name's free slot: the names added are distinct, never empty */
+
+static ngx_http_kedge_index_slot_t *
+ngx_http_kedge_index_add(ngx_http_kedge_index_t *index, ngx_str_t *name)
+{
+    ngx_uint_t                    key;
+    ngx_http_kedge_index_slot_t  *slot;
+
+    key = ngx_hash_key(name->data, name->len);
+
+    slot = ngx_http_kedge_index_slot(index, key, name->data, name->len);
+
+    slot->name = *name;
+    slot->key = key;
+
+    return slot;
+}
+
+
+/* the routes of a name; NULL: none */
+
+static ngx_http_kedge_route_list_t *
+ngx_http_kedge_index_find(ngx_http_kedge_index_t *index, ngx_uint_t key,
+    u_char *data, size_t len)
+{
+    if (index->slots == NULL || len == 0) {
+        return NULL;
+    }
+
+    return ngx_http_kedge_index_slot(index, key, data, len)->routes;
+}
+
+
+/* the slot of a name: its own, or the free one where it would go */
+
+static ngx_http_kedge_index_slot_t *
+ngx_http_kedge_index_slot(ngx_http_kedge_index_t *index, ngx_uint_t key,
+    u_char *data, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_kedge_index_slot_t  *slot;
+
+    /*
+     * names that differ in their last characters only ("/r0998",
+     * "/r0999") have keys close together: their low bits would make
+     * long runs of full slots, a Fibonacci hash's high bits do not
+     */
+
+    i = ((uint32_t) key * 2654435769U) >> index->shift;
+
+    for ( ;; ) {
+        slot = &index->slots[i];
+
+        if (slot->name.len == 0
+            || (slot->key == key && slot->name.len == len
+                && ngx_memcmp(slot->name.data, data, len) == 0))
+        {
+            return slot;
+        }
+
+        i = (i + 1) & index->mask;
+    }
 }
 
 
@@ -886,28 +1232,71 @@ ngx_http_kedge_parse_port(u_char *p, u_char *last)
 }
 
 
+/*
+ * The first route that matches, in configuration order, among the routes
+ * of the request's host and the host-less ones: up to four runs of
+ * candidates (a list's whole walk, or its routes of the request's segment
+ * and those of any segment), each in configuration order, merged.
+ */
+
 static ngx_http_kedge_route_t *
 ngx_http_kedge_route_find(ngx_http_request_t *r,
     ngx_http_kedge_route_table_t *table, ngx_http_kedge_request_t *req)
 {
-    ngx_uint_t                    i, key;
-    ngx_http_kedge_route_t       *route;
-    ngx_http_kedge_route_list_t  *list;
+    ngx_uint_t                         i, k, n;
+    ngx_http_kedge_run_t               run[4];
+    ngx_http_kedge_route_t            *route;
+    ngx_http_kedge_route_list_t       *list;
+    ngx_http_kedge_request_segment_t   seg;
 
-    list = NULL;
+    /* the path; for gRPC the full method name without its leading "/" */
 
-    if (req->host.len && table->hosts.size) {
-        key = ngx_hash_key(req->host.data, req->host.len);
-        list = ngx_hash_find(&table->hosts, key, req->host.data,
-                             req->host.len);
+    seg.data = r->uri.data;
+    seg.len = r->uri.len;
+
+    if (req->grpc && seg.len) {
+        seg.data++;
+        seg.len--;
     }
 
-    if (list == NULL) {
-        list = &table->any_host;
+    seg.hashed = 0;
+    seg.log = r->connection->log;
+
+    n = 0;
+
+    if (table->hosts.slots && req->host.len) {
+        list = ngx_http_kedge_index_find(&table->hosts,
+                                         ngx_hash_key(req->host.data,
+                                                      req->host.len),
+                                         req->host.data, req->host.len);
+        if (list) {
+            n = ngx_http_kedge_route_runs(list, &seg, run);
+        }
     }
 
-    for (i = 0; i < list->nelts; i++) {
-        route = list->elts[i];
+    n += ngx_http_kedge_route_runs(&table->any_host, &seg, &run[n]);
+
+    for ( ;; ) {
+
+        /* the next candidate: the first of the runs' next routes */
+
+        route = NULL;
+        k = 0;
+
+        for (i = 0; i < n; i++) {
+            if (run[i].next < run[i].last
+                && (route == NULL || *run[i].next < route))
+            {
+                route = *run[i].next;
+                k = i;
+            }
+        }
+
+        if (route == NULL) {
+            return NULL;
+        }
+
+        run[k].next++;
 
         if (route->port && route->port != req->port) {
             continue;
@@ -952,8 +1341,70 @@ ngx_http_kedge_route_find(ngx_http_request_t *r,
 
         return route;
     }
+}
 
-    return NULL;
+
+/*
+ * The runs of a list that can hold a match: the whole list, or, when it
+ * is indexed, its routes of the request's segment and of any segment.
+ */
+
+static ngx_uint_t
+ngx_http_kedge_route_runs(ngx_http_kedge_route_list_t *list,
+    ngx_http_kedge_request_segment_t *seg, ngx_http_kedge_run_t *run)
+{
+    size_t                        i;
+    ngx_uint_t                    n, key;
+    ngx_http_kedge_route_list_t  *sub;
+
+    if (list->segments.slots == NULL) {
+        run[0].next = list->elts;
+        run[0].last = list->elts + list->nelts;
+        return (list->nelts != 0);
+    }
+
+    if (!seg->hashed) {
+        seg->hashed = 1;
+
+        /* ngx_hash_key() of the segment, found in one pass */
+
+        key = 0;
+        i = 0;
+
+        if (seg->len) {
+            key = seg->data[0];
+
+            for (i = 1; i < seg->len && seg->data[i] != '/'; i++) {
+                key = ngx_hash(key, seg->data[i]);
+            }
+        }
+
+        seg->key = key;
+        seg->seg_len = i;
+    }
+
+    sub = ngx_http_kedge_index_find(&list->segments, seg->key, seg->data,
+                                    seg->seg_len);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, seg->log, 0,
+                   "kedge: route index: %ui of segment \"%*s\", %ui of any",
+                   sub ? sub->nelts : 0, seg->seg_len, seg->data, list->nany);
+
+    n = 0;
+
+    if (sub) {
+        run[n].next = sub->elts;
+        run[n].last = sub->elts + sub->nelts;
+        n++;
+    }
+
+    if (list->nany) {
+        run[n].next = list->any;
+        run[n].last = list->any + list->nany;
+        n++;
+    }
+
+    return n;
 }
 
 

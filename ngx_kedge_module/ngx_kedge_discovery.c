@@ -1046,7 +1046,7 @@ ngx_kedge_discovery_slots(ngx_kedge_discovery_t *d, ngx_array_t *bks)
         h = &d->held[i];
 
         h->serial = ngx_kedge_store_dynamic_take(d->store, i, &bk[k].name,
-                                                 bk[k].protocol);
+                                                 bk[k].protocol, bk[k].tls);
         if (h->serial == 0) {
             over++;
             continue;
@@ -1238,6 +1238,10 @@ ngx_kedge_discovery_commit(ngx_kedge_discovery_t *d, ngx_array_t *bks)
         }
 
         h = &d->held[bk[k].slot];
+
+        /* a Service port may turn TLS on or off and keep its backend */
+
+        ngx_kedge_store_dynamic_tls(d->store, bk[k].slot, bk[k].tls);
 
         /* the endpoints of the Service port: its slices name it so */
 

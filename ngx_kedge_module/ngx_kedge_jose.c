@@ -3,10 +3,10 @@
  * Copyright (C) ngx_kedge_module authors
  * Licensed under the Apache License, Version 2.0.
  *
- * cjose verifies signatures; everything around it is checked here first,
- * because cjose alone takes the algorithm from the token, decodes lenient
- * base64url, lets the last of two equal JSON members win and imports any
- * key.  So, for a key set: signing keys only, RSA of 2048 bits or more
+ * cjose imports the keys; everything around it is checked here first,
+ * because cjose alone imports any key (and takes the algorithm from the
+ * token, decodes lenient base64url and lets the last of two equal JSON
+ * members win).  So, for a key set: signing keys only, RSA of 2048 bits or more
  * with an odd exponent of 3 or more, EC on P-256/384/521 with exact
  * coordinates below the field's prime, each bound to the algorithms that
  * fit it (and to its own "alg", "use" and "key_ops"), no symmetric or
@@ -19,6 +19,14 @@
  * client id, "exp" required, "nbf" and "iat" within the leeway, and the
  * permissions claim a list of strings with one allowed.  Nothing of a
  * token counts unless its signature verified.
+ *
+ * The signature is OpenSSL's to check, on an EVP_PKEY made once per key
+ * from the members cjose imported, with a verification context made once
+ * per key and algorithm (RSASSA-PKCS1-v1_5 with the hash's DigestInfo,
+ * RSASSA-PSS with MGF1 of the same hash and a salt as long as the hash,
+ * ECDSA over a DER signature built from R || S, each of them above zero
+ * and below the group's order): the token is parsed once, here, and a
+ * verification costs its digest and the signature check alone.
  */
 
 
@@ -29,11 +37,19 @@
 #include <jansson.h>
 #include <cjose/cjose.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
-#include <openssl/obj_mac.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include "ngx_kedge_jose.h"
+
+
+#define NGX_KEDGE_JOSE_NALGS      9
+#define NGX_KEDGE_JOSE_EC_MAX     66         /* bytes of a P-521 value */
 
 
 typedef struct {
@@ -43,6 +59,12 @@ typedef struct {
     unsigned                  algs;       /* what it may verify */
     size_t                    sig_len;    /* exact */
     cjose_jwk_t              *jwk;
+    EVP_PKEY                 *pkey;       /* the same key, for OpenSSL */
+    EVP_PKEY_CTX             *verify[NGX_KEDGE_JOSE_NALGS];  /* by
+                                             algorithm, made when first
+                                             needed */
+    uint8_t                   order[NGX_KEDGE_JOSE_EC_MAX];  /* EC: the
+                                             group's, sig_len / 2 bytes */
     char                     *canon;      /* the JWK, compact, sorted */
     json_t                   *src;        /* while parsing */
 } ngx_kedge_jwk_t;
@@ -50,6 +72,8 @@ typedef struct {
 
 struct ngx_kedge_jwks_s {
     size_t                    nkeys;
+    EVP_MD                   *sha[3];     /* SHA-256, -384, -512 */
+    EVP_MD_CTX               *md;
     ngx_kedge_jwk_t           keys[NGX_KEDGE_JOSE_MAX_KEYS];
 };
 
@@ -76,12 +100,18 @@ static const struct {
     unsigned                  alg;
     size_t                    coord;      /* bytes of x, of y */
     int                       nid;
+    const char               *group;      /* OpenSSL's name */
 } ngx_kedge_jose_curves[] = {
-    { "P-256", NGX_KEDGE_JOSE_ES256, 32, NID_X9_62_prime256v1 },
-    { "P-384", NGX_KEDGE_JOSE_ES384, 48, NID_secp384r1 },
-    { "P-521", NGX_KEDGE_JOSE_ES512, 66, NID_secp521r1 },
-    { NULL, 0, 0, 0 }
+    { "P-256", NGX_KEDGE_JOSE_ES256, 32, NID_X9_62_prime256v1,
+      SN_X9_62_prime256v1 },
+    { "P-384", NGX_KEDGE_JOSE_ES384, 48, NID_secp384r1, SN_secp384r1 },
+    { "P-521", NGX_KEDGE_JOSE_ES512, 66, NID_secp521r1, SN_secp521r1 },
+    { NULL, 0, 0, 0, NULL }
 };
+
+
+/* the hashes by algorithm, as in ngx_kedge_jwks_t's "sha" */
+static const char  *ngx_kedge_jose_sha[] = { "SHA256", "SHA384", "SHA512" };
 
 
 /* members that only a private or a symmetric key has */
@@ -95,7 +125,15 @@ static const char *ngx_kedge_jwks_key(ngx_kedge_jwk_t *k, json_t *obj,
 static const char *ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj);
 static const char *ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj);
 static const char *ngx_kedge_jose_ec_point(int nid, const uint8_t *x,
-    const uint8_t *y, size_t len);
+    const uint8_t *y, size_t len, uint8_t *order);
+static EVP_PKEY *ngx_kedge_jose_pkey(const char *type, OSSL_PARAM *params);
+static void ngx_kedge_jwk_release(ngx_kedge_jwk_t *k);
+static size_t ngx_kedge_jose_hash(unsigned alg);
+static int ngx_kedge_jose_digest(ngx_kedge_jwks_t *keys, unsigned alg,
+    const char *in, size_t len, uint8_t *out, unsigned *out_len);
+static int ngx_kedge_jwt_signature(ngx_kedge_jwks_t *keys,
+    ngx_kedge_jwk_t *k, unsigned alg, const uint8_t *digest,
+    size_t digest_len, const uint8_t *sig, size_t sig_len);
 static int ngx_kedge_jose_member(json_t *obj, const char *name,
     uint8_t *out, size_t max, size_t *len);
 static json_t *ngx_kedge_jose_segment(const char *data, size_t len);
@@ -139,15 +177,51 @@ ngx_kedge_jose_alg_name(unsigned alg)
 }
 
 
+/* base64url's alphabet by byte: its value, or 0xff */
+
+static const uint8_t  ngx_kedge_jose_b64url[256] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /*  !"#$%&' */
+    0xff, 0xff, 0xff, 0xff, 0xff,   62, 0xff, 0xff,     /* ()*+,-./ */
+      52,   53,   54,   55,   56,   57,   58,   59,     /* 01234567 */
+      60,   61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* 89:;<=>? */
+    0xff,    0,    1,    2,    3,    4,    5,    6,     /* @ABCDEFG */
+       7,    8,    9,   10,   11,   12,   13,   14,     /* HIJKLMNO */
+      15,   16,   17,   18,   19,   20,   21,   22,     /* PQRSTUVW */
+      23,   24,   25, 0xff, 0xff, 0xff, 0xff,   63,     /* XYZ[\]^_ */
+    0xff,   26,   27,   28,   29,   30,   31,   32,     /* `abcdefg */
+      33,   34,   35,   36,   37,   38,   39,   40,     /* hijklmno */
+      41,   42,   43,   44,   45,   46,   47,   48,     /* pqrstuvw */
+      49,   50,   51, 0xff, 0xff, 0xff, 0xff, 0xff,     /* xyz{|}~  */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+};
+
+
 int
 ngx_kedge_jose_b64url_decode(const char *in, size_t len, uint8_t *out,
     size_t *out_len)
 {
-    int            v;
-    size_t         i, n;
-    unsigned       bits;
-    uint32_t       acc;
-    unsigned char  c;
+    size_t          i, n;
+    uint32_t        a, b, c, d;
+    const uint8_t  *p;
 
     /* one character alone cannot carry a byte */
 
@@ -155,46 +229,59 @@ ngx_kedge_jose_b64url_decode(const char *in, size_t len, uint8_t *out,
         return NGX_KEDGE_JOSE_DENY;
     }
 
-    acc = 0;
-    bits = 0;
+    p = (const uint8_t *) in;
     n = 0;
 
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) in[i];
+    /* four characters, three bytes; a character out of the alphabet: 0xff */
 
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
+    for (i = 0; i + 4 <= len; i += 4) {
+        a = ngx_kedge_jose_b64url[p[i]];
+        b = ngx_kedge_jose_b64url[p[i + 1]];
+        c = ngx_kedge_jose_b64url[p[i + 2]];
+        d = ngx_kedge_jose_b64url[p[i + 3]];
 
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-
-        } else if (c == '-') {
-            v = 62;
-
-        } else if (c == '_') {
-            v = 63;
-
-        } else {
+        if ((a | b | c | d) & 0x80) {
             return NGX_KEDGE_JOSE_DENY;
         }
 
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
+        a = (a << 18) | (b << 12) | (c << 6) | d;
 
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (uint8_t) (acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+        out[n++] = (uint8_t) (a >> 16);
+        out[n++] = (uint8_t) (a >> 8);
+        out[n++] = (uint8_t) a;
     }
 
-    /* the bits left over must be zero: one encoding per byte string */
+    /*
+     * two or three left: one or two bytes; the bits left over must be
+     * zero (one encoding per byte string)
+     */
 
-    if (acc != 0) {
-        return NGX_KEDGE_JOSE_DENY;
+    if (i < len) {
+        a = ngx_kedge_jose_b64url[p[i]];
+        b = ngx_kedge_jose_b64url[p[i + 1]];
+        c = (len - i == 3) ? ngx_kedge_jose_b64url[p[i + 2]] : 0;
+
+        if ((a | b | c) & 0x80) {
+            return NGX_KEDGE_JOSE_DENY;
+        }
+
+        a = (a << 18) | (b << 12) | (c << 6);
+
+        if (len - i == 2) {
+            if (a & 0xffff) {
+                return NGX_KEDGE_JOSE_DENY;
+            }
+
+            out[n++] = (uint8_t) (a >> 16);
+
+        } else {
+            if (a & 0xff) {
+                return NGX_KEDGE_JOSE_DENY;
+            }
+
+            out[n++] = (uint8_t) (a >> 16);
+            out[n++] = (uint8_t) (a >> 8);
+        }
     }
 
     *out_len = n;
@@ -240,6 +327,23 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
         return NULL;
     }
 
+    /* fetched once: a digest then costs no look-up in OpenSSL's tables */
+
+    for (i = 0; i < 3; i++) {
+        keys->sha[i] = EVP_MD_fetch(NULL, ngx_kedge_jose_sha[i], NULL);
+    }
+
+    keys->md = EVP_MD_CTX_new();
+
+    if (keys->sha[0] == NULL || keys->sha[1] == NULL || keys->sha[2] == NULL
+        || keys->md == NULL)
+    {
+        ngx_kedge_jwks_free(keys);
+        json_decref(root);
+        *err = "out of memory";
+        return NULL;
+    }
+
     json_array_foreach(list, i, obj) {
 
         if (keys->nkeys == NGX_KEDGE_JOSE_MAX_KEYS) {
@@ -255,9 +359,7 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
         why = ngx_kedge_jwks_key(k, obj, algs);
 
         if (why) {
-            if (k->jwk) {
-                cjose_jwk_release(k->jwk);
-            }
+            ngx_kedge_jwk_release(k);
 
             if (skip) {
                 skip(skip_data, k->kid, why);
@@ -304,7 +406,7 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
                 skip(skip_data, k->kid, "its kid is in the set twice");
             }
 
-            cjose_jwk_release(k->jwk);
+            ngx_kedge_jwk_release(k);
             continue;
         }
 
@@ -315,7 +417,7 @@ ngx_kedge_jwks_parse(const char *data, size_t len, unsigned algs,
                 skip(skip_data, k->kid, "out of memory");
             }
 
-            cjose_jwk_release(k->jwk);
+            ngx_kedge_jwk_release(k);
             continue;
         }
 
@@ -488,10 +590,13 @@ ngx_kedge_jwks_key(ngx_kedge_jwk_t *k, json_t *obj, unsigned algs)
 static const char *
 ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj)
 {
-    size_t    i, n_len, e_len, bits;
-    uint8_t   n[NGX_KEDGE_JOSE_RSA_MAX_BITS / 8 + 1], e[8];
-    uint8_t  *p;
-    uint64_t  exp;
+    size_t           i, n_len, e_len, bits;
+    BIGNUM          *bn, *be;
+    uint8_t          n[NGX_KEDGE_JOSE_RSA_MAX_BITS / 8 + 1], e[8];
+    uint8_t         *p;
+    uint64_t         exp;
+    OSSL_PARAM      *params;
+    OSSL_PARAM_BLD  *bld;
 
     if (ngx_kedge_jose_member(obj, "n", n, sizeof(n), &n_len)
         != NGX_KEDGE_JOSE_OK)
@@ -538,6 +643,33 @@ ngx_kedge_jwks_rsa(ngx_kedge_jwk_t *k, json_t *obj)
     k->algs = NGX_KEDGE_JOSE_RSA_ALGS;
     k->sig_len = n_len;
 
+    /* the key for OpenSSL's verification, from the same bytes */
+
+    bld = OSSL_PARAM_BLD_new();
+    bn = BN_bin2bn(p, (int) n_len, NULL);
+    be = BN_bin2bn(e, (int) e_len, NULL);
+    params = NULL;
+
+    if (bld && bn && be
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1)
+    {
+        params = OSSL_PARAM_BLD_to_param(bld);
+    }
+
+    if (params) {
+        k->pkey = ngx_kedge_jose_pkey("RSA", params);
+    }
+
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+
+    if (k->pkey == NULL) {
+        return "out of memory (making the key)";
+    }
+
     return NULL;
 }
 
@@ -547,7 +679,9 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
 {
     size_t       i, len;
     json_t      *v;
-    uint8_t      x[66], y[66];
+    uint8_t      x[NGX_KEDGE_JOSE_EC_MAX], y[NGX_KEDGE_JOSE_EC_MAX];
+    uint8_t      point[1 + 2 * NGX_KEDGE_JOSE_EC_MAX];
+    OSSL_PARAM   params[3];
     const char  *crv, *why;
 
     v = json_object_get(obj, "crv");
@@ -578,7 +712,8 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
         return "EC coordinates missing, not strict or of the wrong size";
     }
 
-    why = ngx_kedge_jose_ec_point(ngx_kedge_jose_curves[i].nid, x, y, len);
+    why = ngx_kedge_jose_ec_point(ngx_kedge_jose_curves[i].nid, x, y, len,
+                                  k->order);
 
     if (why) {
         return why;
@@ -587,7 +722,51 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
     k->algs = ngx_kedge_jose_curves[i].alg;
     k->sig_len = 2 * ngx_kedge_jose_curves[i].coord;
 
+    /* the key for OpenSSL's verification: the point, uncompressed */
+
+    point[0] = 0x04;
+    memcpy(point + 1, x, len);
+    memcpy(point + 1 + len, y, len);
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                   (char *) ngx_kedge_jose_curves[i].group, 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                                  point, 1 + 2 * len);
+    params[2] = OSSL_PARAM_construct_end();
+
+    k->pkey = ngx_kedge_jose_pkey("EC", params);
+
+    if (k->pkey == NULL) {
+        return "out of memory (making the key)";
+    }
+
     return NULL;
+}
+
+
+static EVP_PKEY *
+ngx_kedge_jose_pkey(const char *type, OSSL_PARAM *params)
+{
+    EVP_PKEY      *pkey;
+    EVP_PKEY_CTX  *ctx;
+
+    pkey = NULL;
+
+    ERR_set_mark();
+
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    {
+        pkey = NULL;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+
+    ERR_pop_to_mark();
+
+    return pkey;
 }
 
 
@@ -595,12 +774,13 @@ ngx_kedge_jwks_ec(ngx_kedge_jwk_t *k, json_t *obj)
  * Each coordinate below the field's prime (OpenSSL, so cjose, takes x + p
  * for x: a second encoding of one point), and the point on the curve,
  * checked here too: cjose's own check is lost when an allocation fails
- * inside it, and the key is then imported anyway.  NULL: good.
+ * inside it, and the key is then imported anyway.  NULL: good, and the
+ * group's order in "order", "len" bytes.
  */
 
 static const char *
 ngx_kedge_jose_ec_point(int nid, const uint8_t *x, const uint8_t *y,
-    size_t len)
+    size_t len, uint8_t *order)
 {
     int          on;
     BIGNUM      *p, *bx, *by;
@@ -634,6 +814,13 @@ ngx_kedge_jose_ec_point(int nid, const uint8_t *x, const uint8_t *y,
 
                 if (on == 1) {
                     why = NULL;
+
+                    if (BN_bn2binpad(EC_GROUP_get0_order(group), order,
+                                     (int) len)
+                        != (int) len)
+                    {
+                        why = "the group's order does not fit";
+                    }
 
                 } else if (on == 0) {
                     why = "an EC point off the curve";
@@ -729,11 +916,34 @@ ngx_kedge_jwks_free(ngx_kedge_jwks_t *keys)
     }
 
     for (i = 0; i < keys->nkeys; i++) {
-        cjose_jwk_release(keys->keys[i].jwk);
-        free(keys->keys[i].canon);
+        ngx_kedge_jwk_release(&keys->keys[i]);
     }
 
+    for (i = 0; i < 3; i++) {
+        EVP_MD_free(keys->sha[i]);
+    }
+
+    EVP_MD_CTX_free(keys->md);
     free(keys);
+}
+
+
+static void
+ngx_kedge_jwk_release(ngx_kedge_jwk_t *k)
+{
+    size_t  i;
+
+    if (k->jwk) {
+        cjose_jwk_release(k->jwk);
+    }
+
+    EVP_PKEY_free(k->pkey);
+
+    for (i = 0; i < NGX_KEDGE_JOSE_NALGS; i++) {
+        EVP_PKEY_CTX_free(k->verify[i]);
+    }
+
+    free(k->canon);
 }
 
 
@@ -745,10 +955,8 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
     int               rc, kid_given;
     size_t            i, hlen, plen, slen, sig_len;
     json_t           *hdr, *claims;
-    uint8_t          *sig;
-    unsigned          alg;
-    cjose_err         cerr;
-    cjose_jws_t      *jws;
+    uint8_t          *sig, digest[EVP_MAX_MD_SIZE];
+    unsigned          alg, digest_len;
     const char       *d1, *d2, *why;
     ngx_kedge_jwk_t  *k;
 
@@ -813,8 +1021,6 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
         return NGX_KEDGE_JOSE_DENY;
     }
 
-    free(sig);
-
     /*
      * the claims first, cheap, as Envoy does: an expired or foreign token
      * costs no signature check, and an unknown kid on it no refetch
@@ -824,6 +1030,7 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
     json_decref(claims);
 
     if (why) {
+        free(sig);
         result->reason = why;
         return NGX_KEDGE_JOSE_DENY;
     }
@@ -835,7 +1042,7 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
 
     rc = kid_given ? NGX_KEDGE_JOSE_UNKNOWN_KID : NGX_KEDGE_JOSE_DENY;
     result->reason = kid_given ? "unknown kid" : "no key fits the algorithm";
-    jws = NULL;
+    digest_len = 0;
 
     for (i = 0; keys && i < keys->nkeys; i++) {
         k = &keys->keys[i];
@@ -866,23 +1073,31 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
             continue;
         }
 
-        if (jws == NULL) {
-            jws = cjose_jws_import(token, len, &cerr);
+        /* the signing input's digest, once for every key tried */
 
-            if (jws == NULL) {
-                rc = NGX_KEDGE_JOSE_DENY;
-                result->reason = "cjose cannot read the token";
-                break;
-            }
+        if (digest_len == 0
+            && ngx_kedge_jose_digest(keys, alg, token, d2 - token, digest,
+                                     &digest_len)
+               != NGX_KEDGE_JOSE_OK)
+        {
+            rc = NGX_KEDGE_JOSE_ERROR;
+            result->reason = "out of memory (the digest)";
+            break;
         }
 
-        if (cjose_jws_verify(jws, k->jwk, &cerr)) {
-            rc = NGX_KEDGE_JOSE_OK;
+        rc = ngx_kedge_jwt_signature(keys, k, alg, digest, digest_len, sig,
+                                     sig_len);
+
+        if (rc == NGX_KEDGE_JOSE_OK) {
             result->reason = NULL;
             break;
         }
 
-        rc = NGX_KEDGE_JOSE_DENY;
+        if (rc == NGX_KEDGE_JOSE_ERROR) {
+            result->reason = "out of memory (the signature check)";
+            break;
+        }
+
         result->reason = "bad signature";
 
         if (kid_given) {
@@ -890,9 +1105,7 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
         }
     }
 
-    if (jws) {
-        cjose_jws_release(jws);
-    }
+    free(sig);
 
     /* the claims read before the signature count only with it */
 
@@ -903,6 +1116,182 @@ ngx_kedge_jwt_verify(const char *token, size_t len, ngx_kedge_jwks_t *keys,
     }
 
     return rc;
+}
+
+
+/* which of SHA-256, -384 and -512 an algorithm signs with */
+
+static size_t
+ngx_kedge_jose_hash(unsigned alg)
+{
+    if (alg & (NGX_KEDGE_JOSE_RS256 | NGX_KEDGE_JOSE_PS256
+               | NGX_KEDGE_JOSE_ES256))
+    {
+        return 0;
+    }
+
+    if (alg & (NGX_KEDGE_JOSE_RS384 | NGX_KEDGE_JOSE_PS384
+               | NGX_KEDGE_JOSE_ES384))
+    {
+        return 1;
+    }
+
+    return 2;
+}
+
+
+static int
+ngx_kedge_jose_digest(ngx_kedge_jwks_t *keys, unsigned alg, const char *in,
+    size_t len, uint8_t *out, unsigned *out_len)
+{
+    int  rc;
+
+    ERR_set_mark();
+
+    rc = EVP_DigestInit_ex2(keys->md, keys->sha[ngx_kedge_jose_hash(alg)],
+                            NULL) == 1
+         && EVP_DigestUpdate(keys->md, in, len) == 1
+         && EVP_DigestFinal_ex(keys->md, out, out_len) == 1;
+
+    ERR_pop_to_mark();
+
+    return rc ? NGX_KEDGE_JOSE_OK : NGX_KEDGE_JOSE_ERROR;
+}
+
+
+/*
+ * The signature over the signing input's digest, with key "k" and
+ * algorithm "alg" (one that fits the key; "sig_len" the key's): OK, DENY
+ * or, when OpenSSL cannot make the verification context, ERROR.  The
+ * context is made once per key and algorithm and kept with the key.
+ */
+
+static int
+ngx_kedge_jwt_signature(ngx_kedge_jwks_t *keys, ngx_kedge_jwk_t *k,
+    unsigned alg, const uint8_t *digest, size_t digest_len,
+    const uint8_t *sig, size_t sig_len)
+{
+    int            rc;
+    size_t         i, der_len;
+    uint8_t        der[2 * NGX_KEDGE_JOSE_EC_MAX + 9];
+    const EVP_MD  *md;
+    EVP_PKEY_CTX  *ctx;
+
+    for (i = 0; (1u << i) != alg; i++) { /* void */ }
+
+    ERR_set_mark();
+
+    ctx = k->verify[i];
+
+    if (ctx == NULL) {
+        md = keys->sha[ngx_kedge_jose_hash(alg)];
+        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+
+        if (ctx == NULL
+            || EVP_PKEY_verify_init(ctx) != 1
+            || ((alg & NGX_KEDGE_JOSE_RSA_ALGS)
+                && EVP_PKEY_CTX_set_rsa_padding(ctx,
+                       (alg & (NGX_KEDGE_JOSE_PS256 | NGX_KEDGE_JOSE_PS384
+                               | NGX_KEDGE_JOSE_PS512))
+                       ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING)
+                   != 1)
+            || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1
+            || ((alg & (NGX_KEDGE_JOSE_PS256 | NGX_KEDGE_JOSE_PS384
+                        | NGX_KEDGE_JOSE_PS512))
+                && (EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1
+                    || EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx,
+                                                        RSA_PSS_SALTLEN_DIGEST)
+                       != 1)))
+        {
+            EVP_PKEY_CTX_free(ctx);
+            ERR_pop_to_mark();
+            return NGX_KEDGE_JOSE_ERROR;
+        }
+
+        k->verify[i] = ctx;
+    }
+
+    if (alg & (NGX_KEDGE_JOSE_ES256 | NGX_KEDGE_JOSE_ES384
+               | NGX_KEDGE_JOSE_ES512))
+    {
+        der_len = ngx_kedge_jose_ecdsa_der(sig, sig_len / 2, k->order, der);
+
+        if (der_len == 0) {
+            ERR_pop_to_mark();
+            return NGX_KEDGE_JOSE_DENY;
+        }
+
+        sig = der;
+        sig_len = der_len;
+    }
+
+    rc = EVP_PKEY_verify(ctx, sig, sig_len, digest, digest_len);
+
+    ERR_pop_to_mark();
+
+    return (rc == 1) ? NGX_KEDGE_JOSE_OK : NGX_KEDGE_JOSE_DENY;
+}
+
+
+size_t
+ngx_kedge_jose_ecdsa_der(const uint8_t *sig, size_t len,
+    const uint8_t *order, uint8_t *out)
+{
+    size_t          i, n, body, skip[2];
+    uint8_t        *p;
+    const uint8_t  *v;
+
+    if (len == 0 || len > NGX_KEDGE_JOSE_EC_MAX) {
+        return 0;
+    }
+
+    body = 0;
+
+    for (i = 0; i < 2; i++) {
+        v = sig + i * len;
+
+        for (n = 0; n < len && v[n] == 0; n++) { /* void */ }
+
+        /* above zero and below the order, as ECDSA wants r and s */
+
+        if (n == len || memcmp(v, order, len) >= 0) {
+            return 0;
+        }
+
+        skip[i] = n;
+
+        /* INTEGER: its minimal bytes, a zero first when the top bit is set */
+
+        body += 2 + (len - n) + (v[n] >= 0x80);
+    }
+
+    /* at most 2 * (2 + 67) = 138: one length octet after 0x81 */
+
+    p = out;
+    *p++ = 0x30;
+
+    if (body >= 0x80) {
+        *p++ = 0x81;
+    }
+
+    *p++ = (uint8_t) body;
+
+    for (i = 0; i < 2; i++) {
+        v = sig + i * len + skip[i];
+        n = len - skip[i];
+
+        *p++ = 0x02;
+        *p++ = (uint8_t) (n + (v[0] >= 0x80));
+
+        if (v[0] >= 0x80) {
+            *p++ = 0x00;
+        }
+
+        memcpy(p, v, n);
+        p += n;
+    }
+
+    return p - out;
 }
 
 

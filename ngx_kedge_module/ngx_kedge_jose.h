@@ -87,6 +87,15 @@ int ngx_kedge_jose_b64url_decode(const char *in, size_t len, uint8_t *out,
     size_t *out_len);
 
 /*
+ * A JWS ECDSA signature (RFC 7518, 3.4: R then S, "len" bytes each, at
+ * most 66, big-endian) as the DER ECDSA-Sig-Value OpenSSL verifies, into
+ * "out" (at least 2 * len + 9 bytes); its length, or 0 when R or S is
+ * zero or not below "order" (the group's order, "len" bytes big-endian).
+ */
+size_t ngx_kedge_jose_ecdsa_der(const uint8_t *sig, size_t len,
+    const uint8_t *order, uint8_t *out);
+
+/*
  * Parses a JWK Set; keys that cannot be used safely with "algs" are
  * skipped (and reported), the rest kept.  The set may be empty.  With
  * "json", the kept keys as a JWK Set document (malloc()ed).

@@ -55,8 +55,9 @@ static void ngx_kedge_oidc_local_keys(ngx_kedge_oidc_issuer_t *is,
 static u_char      ngx_kedge_oidc_skipped_buf[NGX_KEDGE_OIDC_SKIPPED_LEN];
 static u_char     *ngx_kedge_oidc_skipped_last;
 
-/* the worker's digest context, made once */
+/* the worker's digest context and SHA-256, made and fetched once */
 static EVP_MD_CTX  *ngx_kedge_oidc_md;
+static EVP_MD      *ngx_kedge_oidc_sha256;
 
 
 /*
@@ -68,7 +69,7 @@ static EVP_MD_CTX  *ngx_kedge_oidc_md;
 #define NGX_KEDGE_OIDC_REFUSED        64
 
 typedef struct {
-    u_char                    digest[EVP_MAX_MD_SIZE];
+    u_char                    digest[NGX_KEDGE_OIDC_DIGEST_LEN];
     ngx_kedge_oidc_issuer_t  *issuer;
     ngx_uint_t                generation;
     time_t                    until;
@@ -543,25 +544,18 @@ ngx_kedge_oidc_attempts(ngx_kedge_oidc_issuer_t *is)
 
 
 /*
- * A token under a policy: NGX_OK, with its subject; NGX_DECLINED with
- * the reason; NGX_AGAIN when the fetcher was asked for the keys (an
- * unknown kid, "may_wait"): try again once its attempt ended.
+ * A token verified before under this policy and still good: NGX_OK, with
+ * its subject; else NGX_DECLINED, "digest" (the cache's key, policy and
+ * token) for ngx_kedge_oidc_verify().  The caller checks nothing of the
+ * token before: only tokens that verified are cached, and they were
+ * strict base64url, so a hit is one again.
  */
 
 ngx_int_t
-ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
-    ngx_uint_t may_wait, u_char *sub, size_t *sub_len, const char **reason,
-    ngx_log_t *log)
+ngx_kedge_oidc_cached(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
+    u_char *digest, u_char *sub, size_t *sub_len)
 {
-    int                        rc;
-    u_char                     digest[EVP_MAX_MD_SIZE];
-    ngx_uint_t                 i;
-    unsigned int               dlen;
-    ngx_kedge_oidc_issuer_t   *is;
-    ngx_kedge_jwt_result_t     res;
-    ngx_kedge_oidc_refused_t  *f;
-
-    is = policy->issuer;
+    unsigned int  dlen;
 
     if (ngx_kedge_oidc_md == NULL) {
         ngx_kedge_oidc_md = EVP_MD_CTX_new();
@@ -570,24 +564,60 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         }
     }
 
+    /* fetched once: EVP_sha256() would be looked up on every digest */
+
+    if (ngx_kedge_oidc_sha256 == NULL) {
+        ngx_kedge_oidc_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (ngx_kedge_oidc_sha256 == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* never cached; ngx_kedge_oidc_verify() says why */
+
     if (token->len > policy->jwt.max_size) {
-        *reason = "token too large";
         return NGX_DECLINED;
     }
 
-    if (EVP_DigestInit_ex(ngx_kedge_oidc_md, EVP_sha256(), NULL) != 1
+    if (EVP_DigestInit_ex2(ngx_kedge_oidc_md, ngx_kedge_oidc_sha256, NULL)
+        != 1
         || EVP_DigestUpdate(ngx_kedge_oidc_md, policy->id,
                             NGX_KEDGE_OIDC_POLICY_ID_LEN) != 1
         || EVP_DigestUpdate(ngx_kedge_oidc_md, token->data, token->len) != 1
-        || EVP_DigestFinal_ex(ngx_kedge_oidc_md, digest, &dlen) != 1)
+        || EVP_DigestFinal_ex(ngx_kedge_oidc_md, digest, &dlen) != 1
+        || dlen != NGX_KEDGE_OIDC_DIGEST_LEN)
     {
         return NGX_ERROR;
     }
 
-    if (ngx_kedge_store_token_get(is->store, digest, sub, sub_len)
-        == NGX_OK)
-    {
-        return NGX_OK;
+    return ngx_kedge_store_token_get(policy->issuer->store, digest, sub,
+                                     sub_len);
+}
+
+
+/*
+ * A token under a policy, after ngx_kedge_oidc_cached() declined ("digest"
+ * its): NGX_OK, with its subject; NGX_DECLINED with the reason; NGX_AGAIN
+ * when the fetcher was asked for the keys (an unknown kid, "may_wait"):
+ * try again once its attempt ended.
+ */
+
+ngx_int_t
+ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
+    u_char *digest, ngx_uint_t may_wait, u_char *sub, size_t *sub_len,
+    const char **reason, ngx_log_t *log)
+{
+    int                        rc;
+    ngx_uint_t                 i;
+    ngx_kedge_oidc_issuer_t   *is;
+    ngx_kedge_jwt_result_t     res;
+    ngx_kedge_oidc_refused_t  *f;
+
+    is = policy->issuer;
+
+    if (token->len > policy->jwt.max_size) {
+        *reason = "token too large";
+        return NGX_DECLINED;
     }
 
     ngx_kedge_oidc_local_keys(is, log);
@@ -597,7 +627,7 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
 
         if (f->issuer == is && f->generation == is->generation
             && f->until > ngx_time()
-            && ngx_memcmp(f->digest, digest, dlen) == 0)
+            && ngx_memcmp(f->digest, digest, NGX_KEDGE_OIDC_DIGEST_LEN) == 0)
         {
             *reason = "bad signature (refused before)";
             return NGX_DECLINED;
@@ -614,7 +644,7 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         ngx_kedge_oidc_refused_next = (ngx_kedge_oidc_refused_next + 1)
                                       % NGX_KEDGE_OIDC_REFUSED;
 
-        ngx_memcpy(f->digest, digest, dlen);
+        ngx_memcpy(f->digest, digest, NGX_KEDGE_OIDC_DIGEST_LEN);
         f->issuer = is;
         f->generation = is->generation;
         f->until = ngx_time() + 60;
@@ -647,8 +677,19 @@ ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy, ngx_str_t *token,
         break;
     }
 
-    *reason = (is->keys == NULL) ? "no keys from the issuer yet"
-                                 : res.reason;
+    /*
+     * without keys, a token refused for want of its key says so; one
+     * refused on its own (its header, its claims) says why, keys or not
+     */
+
+    *reason = res.reason;
+
+    if (is->keys == NULL
+        && (rc == NGX_KEDGE_JOSE_UNKNOWN_KID
+            || ngx_strcmp(res.reason, "no key fits the algorithm") == 0))
+    {
+        *reason = "no keys from the issuer yet";
+    }
 
     return NGX_DECLINED;
 }
@@ -662,6 +703,11 @@ ngx_kedge_oidc_exit_process(void)
     if (ngx_kedge_oidc_md) {
         EVP_MD_CTX_free(ngx_kedge_oidc_md);
         ngx_kedge_oidc_md = NULL;
+    }
+
+    if (ngx_kedge_oidc_sha256) {
+        EVP_MD_free(ngx_kedge_oidc_sha256);
+        ngx_kedge_oidc_sha256 = NULL;
     }
 }
 

@@ -19,6 +19,7 @@
 
 
 #define NGX_KEDGE_OIDC_POLICY_ID_LEN  16
+#define NGX_KEDGE_OIDC_DIGEST_LEN     32        /* SHA-256: the cache's key */
 
 
 /* an OIDC issuer: its keys, fetched by the fetcher, read by every worker */
@@ -70,9 +71,11 @@ ngx_int_t ngx_kedge_oidc_start(ngx_kedge_oidc_issuer_t *is,
     ngx_kedge_curl_t *curl, ngx_pool_t *pool, ngx_log_t *log);
 void ngx_kedge_oidc_cleanup(void *data);
 
+ngx_int_t ngx_kedge_oidc_cached(ngx_kedge_oidc_policy_t *policy,
+    ngx_str_t *token, u_char *digest, u_char *sub, size_t *sub_len);
 ngx_int_t ngx_kedge_oidc_verify(ngx_kedge_oidc_policy_t *policy,
-    ngx_str_t *token, ngx_uint_t may_wait, u_char *sub, size_t *sub_len,
-    const char **reason, ngx_log_t *log);
+    ngx_str_t *token, u_char *digest, ngx_uint_t may_wait, u_char *sub,
+    size_t *sub_len, const char **reason, ngx_log_t *log);
 ngx_uint_t ngx_kedge_oidc_attempts(ngx_kedge_oidc_issuer_t *is);
 void ngx_kedge_oidc_exit_process(void);
 

@@ -184,6 +184,17 @@ ngx_kedge_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    /* the request counters of the discovered backends' slots */
+
+    store->sh->nslot_counters = store->nslot_counters;
+    store->sh->slot_counters = ngx_slab_calloc(store->shpool,
+                                  ngx_max(store->ndynamic
+                                          * store->nslot_counters, 1)
+                                  * sizeof(ngx_atomic_t));
+    if (store->sh->slot_counters == NULL) {
+        return NGX_ERROR;
+    }
+
     name = store->names.elts;
 
     for (i = 0; i < store->names.nelts; i++) {

@@ -38,6 +38,32 @@
 #define NGX_KEDGE_STORE_KEY_LEN    (NGX_KEDGE_STORE_NAME_LEN + 16)
 
 
+/*
+ * A counter of a discovered backend's slot is one word: the tag of the
+ * holding it counts for in the high bits, the count in the low ones.  An
+ * add whose tag is not the word's (a request of the slot's last holding,
+ * finishing after the slot went to another backend) is dropped, so that
+ * a count never passes from one backend to the next.  Tags are never 0:
+ * a free slot's words are.
+ */
+#if (NGX_PTR_SIZE == 8)
+#define NGX_KEDGE_STORE_COUNT_BITS 40
+#else
+#define NGX_KEDGE_STORE_COUNT_BITS 24
+#endif
+
+#define NGX_KEDGE_STORE_COUNT_MASK                                            \
+    (((ngx_atomic_uint_t) 1 << NGX_KEDGE_STORE_COUNT_BITS) - 1)
+
+#define NGX_KEDGE_STORE_TAGS                                                  \
+    (((ngx_atomic_uint_t) 1                                                   \
+      << (8 * sizeof(ngx_atomic_uint_t) - NGX_KEDGE_STORE_COUNT_BITS)) - 1)
+
+#define ngx_kedge_store_tag(serial)                                           \
+    (((ngx_atomic_uint_t) ((serial) % NGX_KEDGE_STORE_TAGS) + 1)              \
+     << NGX_KEDGE_STORE_COUNT_BITS)
+
+
 typedef struct {
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
@@ -60,6 +86,7 @@ typedef struct {
     /* a discovered backend's: who holds the slot (0: nobody), its kind */
     ngx_uint_t                      serial;
     ngx_uint_t                      kind;
+    ngx_uint_t                      tls;         /* dialed with TLS */
 
     ngx_uint_t                      name_len;
     u_char                          name[NGX_KEDGE_STORE_NAME_LEN];
@@ -134,6 +161,10 @@ typedef struct {
     ngx_uint_t                      serial;      /* the last one given */
     ngx_kedge_store_routes_t        routes;
 
+    /* the slots' request counters, tagged words, "nslot_counters" each */
+    ngx_uint_t                      nslot_counters;
+    ngx_atomic_t                   *slot_counters;
+
     ngx_uint_t                      nissuers;
     ngx_kedge_store_issuer_t       *issuers;
 
@@ -182,6 +213,18 @@ typedef struct {
 } ngx_kedge_store_view_t;
 
 
+/* what the ops endpoints see of a discovered backend, held now */
+typedef struct {
+    ngx_uint_t                      slot;
+    ngx_uint_t                      serial;
+    ngx_uint_t                      kind;
+    ngx_uint_t                      tls;
+    ngx_str_t                       name;
+    ngx_kedge_store_view_t          view;
+    ngx_atomic_uint_t              *counters;    /* its holding's counts */
+} ngx_kedge_store_slot_view_t;
+
+
 /* an endpoint set aside, and for how long still */
 typedef struct {
     ngx_str_t                       name;
@@ -196,6 +239,7 @@ typedef struct {
 
     ngx_array_t                     names;       /* ngx_str_t */
     ngx_uint_t                      ndynamic;    /* discovered backends */
+    ngx_uint_t                      nslot_counters;   /* each one's */
     ngx_array_t                     issuer_urls; /* ngx_str_t */
     ngx_array_t                     blocks;  /* ngx_kedge_store_block_t */
     ngx_uint_t                      ncounters;
@@ -264,13 +308,19 @@ void ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
 
 /* ngx_kedge_store_routes.c: discovered backends and routes */
 void ngx_kedge_store_register_dynamic(ngx_kedge_store_t *store,
-    ngx_uint_t n);
+    ngx_uint_t n, ngx_uint_t ncounters);
 ngx_uint_t ngx_kedge_store_dynamic_index(ngx_kedge_store_t *store,
     ngx_uint_t slot);
 ngx_uint_t ngx_kedge_store_dynamic_take(ngx_kedge_store_t *store,
-    ngx_uint_t slot, ngx_str_t *name, ngx_uint_t kind);
+    ngx_uint_t slot, ngx_str_t *name, ngx_uint_t kind, ngx_uint_t tls);
+void ngx_kedge_store_dynamic_tls(ngx_kedge_store_t *store, ngx_uint_t slot,
+    ngx_uint_t tls);
 void ngx_kedge_store_dynamic_release(ngx_kedge_store_t *store,
     ngx_uint_t slot);
+void ngx_kedge_store_dynamic_count(ngx_kedge_store_t *store,
+    ngx_uint_t index, ngx_uint_t serial, ngx_uint_t counter);
+ngx_array_t *ngx_kedge_store_dynamic_view(ngx_kedge_store_t *store,
+    ngx_pool_t *pool);
 ngx_uint_t ngx_kedge_store_dynamic_held(ngx_kedge_store_t *store,
     ngx_uint_t slot, u_char *name, size_t *name_len, ngx_uint_t *kind);
 ngx_int_t ngx_kedge_store_routes_update(ngx_kedge_store_t *store,

@@ -12,6 +12,12 @@
  *     routing with an older route set never takes the endpoints of the
  *     next backend in the slot for those of the last one;
  *
+ *   - each slot's request counters, which any worker adds to without a
+ *     lock; every word carries the tag of its holding (ngx_kedge_store.h),
+ *     set when the slot is taken, so that the counts of a holding start
+ *     at 0 and a late add of the last one is dropped, never counted for
+ *     the next;
+ *
  *   - the discovered routes, one blob the fetcher writes whole and each
  *     worker copies when its generation moves (ngx_kedge_discovery.h
  *     says what is in it).
@@ -27,14 +33,18 @@
 
 static void ngx_kedge_store_dynamic_clear(ngx_kedge_store_t *store,
     ngx_kedge_store_backend_t *b);
+static void ngx_kedge_store_dynamic_tag(ngx_kedge_store_sh_t *sh,
+    ngx_uint_t slot, ngx_atomic_uint_t tag);
 
 
-/* at configuration time, once: the number of slots */
+/* at configuration time, once: the number of slots, their counters */
 
 void
-ngx_kedge_store_register_dynamic(ngx_kedge_store_t *store, ngx_uint_t n)
+ngx_kedge_store_register_dynamic(ngx_kedge_store_t *store, ngx_uint_t n,
+    ngx_uint_t ncounters)
 {
     store->ndynamic = n;
+    store->nslot_counters = ncounters;
 }
 
 
@@ -54,7 +64,7 @@ ngx_kedge_store_dynamic_index(ngx_kedge_store_t *store, ngx_uint_t slot)
 
 ngx_uint_t
 ngx_kedge_store_dynamic_take(ngx_kedge_store_t *store, ngx_uint_t slot,
-    ngx_str_t *name, ngx_uint_t kind)
+    ngx_str_t *name, ngx_uint_t kind, ngx_uint_t tls)
 {
     ngx_uint_t                  serial;
     ngx_kedge_store_backend_t  *b;
@@ -71,14 +81,33 @@ ngx_kedge_store_dynamic_take(ngx_kedge_store_t *store, ngx_uint_t slot,
 
     serial = ++store->sh->serial;
 
+    /* its counters start at 0, and take no add of another holding */
+
+    ngx_kedge_store_dynamic_tag(store->sh, slot, ngx_kedge_store_tag(serial));
+
     b->serial = serial;
     b->kind = kind;
+    b->tls = tls;
     b->name_len = name->len;
     ngx_memcpy(b->name, name->data, name->len);
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
     return serial;
+}
+
+
+/* how a held slot's backend is dialed now, as the route set says; a word */
+
+void
+ngx_kedge_store_dynamic_tls(ngx_kedge_store_t *store, ngx_uint_t slot,
+    ngx_uint_t tls)
+{
+    if (store->retired) {
+        return;
+    }
+
+    store->sh->backends[store->sh->nconfigured + slot].tls = tls;
 }
 
 
@@ -120,10 +149,172 @@ ngx_kedge_store_dynamic_clear(ngx_kedge_store_t *store,
     b->watch = NGX_KEDGE_STORE_WATCH_NONE;
     b->serial = 0;
     b->kind = 0;
+    b->tls = 0;
     b->name_len = 0;
+
+    ngx_kedge_store_dynamic_tag(store->sh, b - store->sh->backends
+                                           - store->sh->nconfigured, 0);
 
     ngx_memory_barrier();
     b->generation++;
+}
+
+
+/* every counter of a slot: 0, for the holding of "tag" (0: none) */
+
+static void
+ngx_kedge_store_dynamic_tag(ngx_kedge_store_sh_t *sh, ngx_uint_t slot,
+    ngx_atomic_uint_t tag)
+{
+    ngx_uint_t     i;
+    ngx_atomic_t  *a;
+
+    a = sh->slot_counters + slot * sh->nslot_counters;
+
+    for (i = 0; i < sh->nslot_counters; i++) {
+        a[i] = tag;
+    }
+}
+
+
+/*
+ * A request of a discovered backend (its index among all backends and
+ * its slot's serial, as the route set said) adds 1 to a counter: no
+ * lock, and nothing when the slot went to another holding since.
+ */
+
+void
+ngx_kedge_store_dynamic_count(ngx_kedge_store_t *store, ngx_uint_t index,
+    ngx_uint_t serial, ngx_uint_t counter)
+{
+    ngx_atomic_t          *a;
+    ngx_atomic_uint_t      v, tag;
+    ngx_kedge_store_sh_t  *sh;
+
+    if (store->retired || store->sh == NULL) {
+        return;
+    }
+
+    sh = store->sh;
+
+    if (index < sh->nconfigured || index >= sh->nbackends
+        || counter >= sh->nslot_counters)
+    {
+        return;
+    }
+
+    a = sh->slot_counters + (index - sh->nconfigured) * sh->nslot_counters
+        + counter;
+
+    tag = ngx_kedge_store_tag(serial);
+
+    for ( ;; ) {
+        v = *a;
+
+        if ((v & ~NGX_KEDGE_STORE_COUNT_MASK) != tag) {
+            return;
+        }
+
+        /* past its bits, a count starts again at 0: a counter reset */
+
+        if (ngx_atomic_cmp_set(a, v,
+                               tag | ((v + 1) & NGX_KEDGE_STORE_COUNT_MASK)))
+        {
+            return;
+        }
+    }
+}
+
+
+/*
+ * The discovered backends held now (ngx_kedge_store_slot_view_t), by
+ * slot: names, kinds and states copied under the lock, then each one's
+ * counts, those of its holding only.  NULL on an allocation failure.
+ */
+
+ngx_array_t *
+ngx_kedge_store_dynamic_view(ngx_kedge_store_t *store, ngx_pool_t *pool)
+{
+    u_char                       *p;
+    ngx_uint_t                    i, j, n;
+    ngx_array_t                  *a;
+    ngx_atomic_t                 *c;
+    ngx_atomic_uint_t             v, tag;
+    ngx_kedge_store_sh_t         *sh;
+    ngx_kedge_store_backend_t    *b;
+    ngx_kedge_store_slot_view_t  *sv;
+
+    a = ngx_array_create(pool, 4, sizeof(ngx_kedge_store_slot_view_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    if (store->retired || store->sh == NULL) {
+        return a;
+    }
+
+    sh = store->sh;
+    n = sh->nbackends - sh->nconfigured;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        b = &sh->backends[sh->nconfigured + i];
+
+        if (b->serial == 0) {
+            continue;
+        }
+
+        sv = ngx_array_push(a);
+        p = ngx_pnalloc(pool, b->name_len + 1);
+
+        if (sv == NULL || p == NULL) {
+            ngx_shmtx_unlock(&store->shpool->mutex);
+            return NULL;
+        }
+
+        sv->slot = i;
+        sv->serial = b->serial;
+        sv->kind = b->kind;
+        sv->tls = b->tls;
+        sv->name.data = p;
+        sv->name.len = b->name_len;
+        ngx_memcpy(p, b->name, b->name_len);
+
+        ngx_memzero(&sv->view, sizeof(ngx_kedge_store_view_t));
+        sv->view.state = b->state;
+        sv->view.synced = b->synced;
+        sv->view.generation = b->generation;
+        sv->view.syncs = b->syncs;
+        sv->view.failures = b->failures;
+        sv->view.watch = b->watch;
+        sv->view.naddrs = b->naddrs;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    /* the counters, without the lock: a word of another holding is 0 */
+
+    sv = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        sv[i].counters = ngx_palloc(pool, ngx_max(sh->nslot_counters, 1)
+                                          * sizeof(ngx_atomic_uint_t));
+        if (sv[i].counters == NULL) {
+            return NULL;
+        }
+
+        c = sh->slot_counters + sv[i].slot * sh->nslot_counters;
+        tag = ngx_kedge_store_tag(sv[i].serial);
+
+        for (j = 0; j < sh->nslot_counters; j++) {
+            v = c[j];
+            sv[i].counters[j] = ((v & ~NGX_KEDGE_STORE_COUNT_MASK) == tag)
+                                ? (v & NGX_KEDGE_STORE_COUNT_MASK) : 0;
+        }
+    }
+
+    return a;
 }
 
 
@@ -317,7 +508,8 @@ void
 ngx_kedge_store_routes_adopt(ngx_kedge_store_t *store,
     ngx_kedge_store_t *old)
 {
-    ngx_uint_t                  i, n;
+    ngx_uint_t                  i, j, n;
+    ngx_atomic_t               *c, *oc;
     ngx_kedge_store_routes_t   *rt, *ort;
     ngx_kedge_store_backend_t  *b, *ob;
 
@@ -352,9 +544,29 @@ ngx_kedge_store_routes_adopt(ngx_kedge_store_t *store,
         b->failures = ob->failures;
         b->serial = ob->serial;
         b->kind = ob->kind;
+        b->tls = ob->tls;
         b->name_len = ob->name_len;
         ngx_memcpy(b->name, ob->name, ob->name_len);
         b->generation = 1;
+
+        /*
+         * the holding's counts go on, as a configured backend's do; the
+         * old workers' late adds stay in the old zone.  Counters of
+         * another layout (another build of the module) start at 0.
+         */
+
+        if (old->sh->nslot_counters == store->sh->nslot_counters) {
+            c = store->sh->slot_counters + i * store->sh->nslot_counters;
+            oc = old->sh->slot_counters + i * old->sh->nslot_counters;
+
+            for (j = 0; j < store->sh->nslot_counters; j++) {
+                c[j] = oc[j];
+            }
+
+        } else {
+            ngx_kedge_store_dynamic_tag(store->sh, i,
+                                        ngx_kedge_store_tag(b->serial));
+        }
     }
 
     store->sh->serial = old->sh->serial;

@@ -1,8 +1,11 @@
 # kedge_metrics: Prometheus text that a real Prometheus parser accepts
 # (promtool check metrics, Debian's prometheus package), counters that
 # move by exactly the requests made, summed over two workers, kept across
-# a reload, and the state of a Kubernetes fetcher as it fails and
-# recovers (the API server fixture of t/fixtures/k8s).
+# a reload, gRPC calls by grpc-status (a real gRPC client and backends),
+# the state of a Kubernetes fetcher as it fails and recovers (the API
+# server fixture of t/fixtures/k8s), and the series of backends that
+# discovery makes: their own, following their endpoints, never carrying
+# the counts of a backend that had their slot before.
 
 use Test::Nginx::Socket 'no_plan';
 use Test::Kedge::Exec;
@@ -13,12 +16,16 @@ $ENV{TEST_NGINX_WEB_PORT} ||= $port + 200;
 $ENV{TEST_NGINX_G1} ||= $port + 201;
 $ENV{TEST_NGINX_H2C_PORT} ||= $port + 202;
 $ENV{TEST_NGINX_B_PORT} ||= $port + 203;
+$ENV{TEST_NGINX_G2} ||= $port + 204;
+$ENV{TEST_NGINX_H2C_NT_PORT} ||= $port + 205;
 $ENV{TEST_NGINX_CTL} = repo_root() . "/t/fixtures/k8s/ctl";
 $ENV{TEST_NGINX_CLIENT} = repo_root() . "/t/peers/grpc_client.py";
 
 test_certs();
 k8s_apiserver();
 grpc_server("--listen", "127.0.0.1:$ENV{TEST_NGINX_G1}=grpc-a");
+grpc_server("--listen", "127.0.0.1:$ENV{TEST_NGINX_G2}=grpc-f",
+            "--fail-code", "PERMISSION_DENIED");
 
 our $Common = <<'_EOC_';
     kedge_kubernetes https://127.0.0.1:$TEST_NGINX_K8S_PORT
@@ -27,11 +34,14 @@ our $Common = <<'_EOC_';
 
     kedge_backend web endpoints=127.0.0.1:$TEST_NGINX_WEB_PORT protocol=http;
     kedge_backend ga endpoints=127.0.0.1:$TEST_NGINX_G1 protocol=grpc;
+    kedge_backend gf endpoints=127.0.0.1:$TEST_NGINX_G2 protocol=grpc;
     kedge_backend dead endpoints=127.0.0.1:1;
 
     kedge_http_route backend=web host=web.test;
     kedge_http_route backend=dead host=dead.test;
     kedge_grpc_route backend=ga authority=echo.test;
+    kedge_grpc_route backend=gf authority=fail.test;
+    kedge_grpc_route backend=dead authority=dead.test;
 
     server {
         listen 127.0.0.1:$TEST_NGINX_WEB_PORT;
@@ -102,10 +112,12 @@ promtool: ok
 kedge_info{version="0.1.0",nginx="1.22.1"} 1
 kedge_backend_info{backend_name="web",protocol="http",source="static",tls="off"} 1
 kedge_backend_info{backend_name="ga",protocol="grpc",source="static",tls="off"} 1
+kedge_backend_info{backend_name="gf",protocol="grpc",source="static",tls="off"} 1
 kedge_backend_info{backend_name="dead",protocol="any",source="static",tls="off"} 1
 kedge_backend_info{backend_name="kube",protocol="any",source="k8s",tls="off"} 1
 kedge_backend_endpoints{backend_name="web",protocol="http"} 1
 kedge_backend_endpoints{backend_name="ga",protocol="grpc"} 1
+kedge_backend_endpoints{backend_name="gf",protocol="grpc"} 1
 kedge_backend_endpoints{backend_name="dead",protocol="any"} 1
 kedge_backend_endpoints{backend_name="kube",protocol="any"} 1
 kedge_backend_state{backend_name="kube",protocol="any",state="never"} 0
@@ -147,18 +159,56 @@ kedge_proxy_errors_total{backend_name="",protocol="http",type="no-route"} 3
 
 
 
-=== TEST 3: gRPC calls, by request protocol: answered, and refused (UNIMPLEMENTED is HTTP 200)
+=== TEST 3: gRPC calls by grpc-status: answered (trailers), failed by the backend (Trailers-Only), refused by kedge, given up by the client
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_H2C_NT_PORT http2;
+        location / {
+            # no deadline for the backend: only the client gives up
+            grpc_set_header grpc-timeout "";
+            kedge_pass;
+        }
+    }
 --- exec
-$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority echo.test --method Unary --repeat 2 | cut -d' ' -f1
-$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority nowhere.test --method Unary | cut -d' ' -f1
-curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/metrics | grep -E '^kedge_(requests|proxy_errors)_total\{' | grep -v ' 0$'
+c="$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT"
+$c --authority echo.test --method Unary --repeat 2 | cut -d' ' -f1
+$c --authority echo.test --method ServerStream --count 2 | cut -d' ' -f1
+$c --authority fail.test --method Unary | cut -d' ' -f1,2
+$c --authority nowhere.test --method Unary | cut -d' ' -f1,2
+$c --authority dead.test --method Unary | cut -d' ' -f1,2
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_NT_PORT --authority echo.test --method Unary --delay 3000 --timeout 0.5 | cut -d' ' -f1,2
+m=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/metrics
+out=$TEST_NGINX_SERVER_ROOT/html/metrics.txt
+# the call given up on is counted once nginx has read the client's reset
+for i in $(seq 1 100); do
+    curl -s $m > $out
+    grep -q 'grpc_code="none"' $out && break
+    sleep 0.1
+done
+promtool check metrics < $out && echo "promtool: ok"
+grep -E '^kedge_(requests|proxy_errors|grpc_handled)_total\{' $out | grep -v ' 0$'
 --- response_body
 status=OK
 status=OK
-status=UNIMPLEMENTED
-kedge_requests_total{backend_name="ga",protocol="grpc",code="2xx"} 2
+status=OK
+status=OK
+status=PERMISSION_DENIED code=7
+status=UNIMPLEMENTED code=12
+status=UNAVAILABLE code=14
+status=DEADLINE_EXCEEDED code=4
+promtool: ok
+kedge_requests_total{backend_name="ga",protocol="grpc",code="2xx"} 3
+kedge_requests_total{backend_name="ga",protocol="grpc",code="4xx"} 1
+kedge_requests_total{backend_name="gf",protocol="grpc",code="2xx"} 1
+kedge_requests_total{backend_name="dead",protocol="grpc",code="5xx"} 1
 kedge_requests_total{backend_name="",protocol="grpc",code="2xx"} 1
+kedge_proxy_errors_total{backend_name="dead",protocol="grpc",type="no-connection-to-all-resolved-addresses"} 1
 kedge_proxy_errors_total{backend_name="",protocol="grpc",type="no-route"} 1
+kedge_grpc_handled_total{backend_name="ga",protocol="grpc",grpc_code="OK"} 3
+kedge_grpc_handled_total{backend_name="ga",protocol="grpc",grpc_code="none"} 1
+kedge_grpc_handled_total{backend_name="gf",protocol="grpc",grpc_code="PermissionDenied"} 1
+kedge_grpc_handled_total{backend_name="dead",protocol="grpc",grpc_code="Unavailable"} 1
+kedge_grpc_handled_total{backend_name="",protocol="grpc",grpc_code="Unimplemented"} 1
 
 
 
@@ -259,3 +309,124 @@ kedge_requests_total{backend_name="http-adhoc:1",protocol="http",code="4xx"} 2
 kedge_proxy_errors_total{backend_name="http-adhoc:1",protocol="http",type="unknown-route-error"} 2
 0
 6
+
+
+
+=== TEST 8: a discovered backend has series of its own: its requests, its endpoints as they change, its fetcher
+--- http_config
+    kedge_zone kedge 1m;
+    kedge_discovery domain_suffix=ext.example.com;
+--- exec
+ctl=$TEST_NGINX_CTL
+m=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/metrics
+out=$TEST_NGINX_SERVER_ROOT/html/metrics.txt
+until_line() {
+    for i in $(seq 1 150); do
+        curl -s $m | grep -qF "$1" && { echo "$1"; return; }
+        sleep 0.1
+    done
+    echo "timeout: $1"
+}
+b=dweb_default_$TEST_NGINX_B_PORT
+$ctl POST /reset
+$ctl PUT /endpointslices/default/dweb-a '{"service": "dweb", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+$ctl PUT /services/default/dweb '{"labels": {"kedge.com/kedge-exposed": "true"}, "ports": [{"name": "http", "port": '$TEST_NGINX_SERVER_PORT', "targetPort": '$TEST_NGINX_B_PORT'}]}'
+until_line "kedge_backend_endpoints{backend_name=\"$b\",protocol=\"http\"} 1" | sed "s/$b/B/"
+for i in 1 2 3; do
+    curl -s -H "Host: dweb.default.svc.ext.example.com:$TEST_NGINX_SERVER_PORT" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+done
+$ctl PUT /endpointslices/default/dweb-a '{"service": "dweb", "endpoints": [{"addresses": ["127.0.0.2"]}, {"addresses": ["127.0.0.3"]}], "ports": [{"name": "http", "port": '$TEST_NGINX_B_PORT'}]}'
+until_line "kedge_backend_endpoints{backend_name=\"$b\",protocol=\"http\"} 2" | sed "s/$b/B/"
+curl -s $m > $out
+promtool check metrics < $out && echo "promtool: ok"
+# their own series, none left under backend_name=""
+grep -E '^kedge_(requests|proxy_errors|grpc_handled)_total\{' $out | grep -v ' 0$'
+grep -E "^kedge_backend_(info|endpoints|state|watch_state)\{backend_name=\"$b\"" $out
+grep -E "^kedge_backend_(sync_age_seconds|syncs_total)\{backend_name=\"$b\"" $out | sed -E 's/ [0-9]+$/ N/'
+--- response_body eval
+my $b = "dweb_default_$ENV{TEST_NGINX_B_PORT}";
+"kedge_backend_endpoints{backend_name=\"B\",protocol=\"http\"} 1\n"
+. "kube\n" x 3
+. "kedge_backend_endpoints{backend_name=\"B\",protocol=\"http\"} 2\n"
+. "promtool: ok\n"
+. "kedge_requests_total{backend_name=\"$b\",protocol=\"http\",code=\"2xx\"} 3\n"
+. "kedge_backend_info{backend_name=\"$b\",protocol=\"http\",source=\"k8s\",tls=\"off\"} 1\n"
+. "kedge_backend_endpoints{backend_name=\"$b\",protocol=\"http\"} 2\n"
+. "kedge_backend_state{backend_name=\"$b\",protocol=\"http\",state=\"never\"} 0\n"
+. "kedge_backend_state{backend_name=\"$b\",protocol=\"http\",state=\"fresh\"} 1\n"
+. "kedge_backend_state{backend_name=\"$b\",protocol=\"http\",state=\"stale\"} 0\n"
+. "kedge_backend_watch_state{backend_name=\"$b\",protocol=\"http\",state=\"listing\"} 0\n"
+. "kedge_backend_watch_state{backend_name=\"$b\",protocol=\"http\",state=\"watching\"} 1\n"
+. "kedge_backend_watch_state{backend_name=\"$b\",protocol=\"http\",state=\"retrying\"} 0\n"
+. "kedge_backend_sync_age_seconds{backend_name=\"$b\",protocol=\"http\"} N\n"
+. "kedge_backend_syncs_total{backend_name=\"$b\",protocol=\"http\",result=\"ok\"} N\n"
+. "kedge_backend_syncs_total{backend_name=\"$b\",protocol=\"http\",result=\"error\"} N\n"
+
+
+
+=== TEST 9: a slot given to another backend: its counts start at 0, and a call of the last holding that ends later counts for neither
+--- http_config
+    kedge_zone kedge 1m;
+    kedge_discovery domain_suffix=ext.example.com max_backends=1;
+--- exec
+ctl=$TEST_NGINX_CTL
+m=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/metrics
+out=$TEST_NGINX_SERVER_ROOT/html/metrics.txt
+late=$TEST_NGINX_SERVER_ROOT/html/late.txt
+until_line() {
+    for i in $(seq 1 150); do
+        curl -s $m | grep -qF "$1" && { echo "$1"; return; }
+        sleep 0.1
+    done
+    echo "timeout: $1"
+}
+call() {
+    n=$1; shift
+    $TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority $n.default.svc.ext.example.com:$TEST_NGINX_H2C_PORT "$@" | cut -d' ' -f1,2
+}
+calls() { $TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_G1 --method Stats | sed 's/.* calls=//'; }
+expose() {
+    $ctl PUT /endpointslices/default/$1-a '{"service": "'$1'", "endpoints": [{"addresses": ["127.0.0.1"]}], "ports": [{"name": "grpc", "port": '$TEST_NGINX_G1'}]}' > /dev/null
+    $ctl PUT /services/default/$1 '{"labels": {"kedge.com/kedge-exposed": "true"}, "ports": [{"name": "grpc", "port": '$TEST_NGINX_H2C_PORT', "targetPort": '$TEST_NGINX_G1'}]}' > /dev/null
+}
+series() {
+    curl -s $m > $out
+    promtool check metrics < $out && echo "promtool: ok"
+    grep -E '^kedge_(requests|grpc_handled)_total\{' $out | grep -v ' 0$' | sed "s/_default_$TEST_NGINX_G1/_default_G/"
+}
+$ctl POST /reset > /dev/null
+$TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_G1 --method Stats --reset > /dev/null
+expose one
+until_line "kedge_backend_endpoints{backend_name=\"one_default_$TEST_NGINX_G1\",protocol=\"grpc\"} 1" | sed "s/_$TEST_NGINX_G1/_G/"
+call one --repeat 2
+call one --method Unary --message bad --delay 5000 > $late &
+# the slow call is in the backend
+for i in $(seq 1 100); do [ "$(calls)" = 3 ] && break; sleep 0.1; done
+echo "backend calls: $(calls)"
+series
+$ctl DELETE /services/default/one > /dev/null
+expose two
+until_line "kedge_backend_info{backend_name=\"two_default_$TEST_NGINX_G1\",protocol=\"grpc\",source=\"k8s\",tls=\"off\"} 1" | sed "s/_$TEST_NGINX_G1/_G/"
+[ -s $late ] && echo "the slow call ended before two took the slot" || echo "the slow call still runs"
+series
+wait
+cat $late
+call two
+series
+--- response_body
+kedge_backend_endpoints{backend_name="one_default_G",protocol="grpc"} 1
+status=OK backend=grpc-a
+status=OK backend=grpc-a
+backend calls: 3
+promtool: ok
+kedge_requests_total{backend_name="one_default_G",protocol="grpc",code="2xx"} 2
+kedge_grpc_handled_total{backend_name="one_default_G",protocol="grpc",grpc_code="OK"} 2
+kedge_backend_info{backend_name="two_default_G",protocol="grpc",source="k8s",tls="off"} 1
+the slow call still runs
+promtool: ok
+status=OK backend=grpc-a
+status=OK backend=grpc-a
+promtool: ok
+kedge_requests_total{backend_name="two_default_G",protocol="grpc",code="2xx"} 1
+kedge_grpc_handled_total{backend_name="two_default_G",protocol="grpc",grpc_code="OK"} 1
+--- timeout: 40

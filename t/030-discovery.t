@@ -582,3 +582,51 @@ curl -s -o /dev/null -D - -H "Host: other.default.svc.ext.example.com:$TEST_NGIN
 . "X-Route: http:default/web:http\n"
 . "X-Route: http-adhoc:1\n"
 --- timeout: 30
+
+
+
+=== TEST 25: eleven gRPC routes on one host: the discovered list is indexed by service, its order kept
+# discovery's order: the exact methods a2 and a9, the longer prefix b1,
+# a3-a8 (one service each), then a1 "kedge.test.E*" and b2
+# "com.example.*" (by name), which can match any service
+--- exec
+for s in a1 a2 a3 a4 a5 a6 a7 a8 a9 b1 b2; do
+    slice ix/$s-x '{"service": "'$s'", "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "grpc", "port": $TEST_NGINX_G_PORT}]}'
+done
+m() {
+    svc ix/$1 '{"labels": {"kedge.com/kedge-exposed": "true"}, "annotations": {"kedge.com/host-matcher": "svc.example.org", "kedge.com/service-name-matcher": "'$2'"}, "ports": [{"name": "grpc", "port": $TEST_NGINX_H2_PORT, "targetPort": "grpc"}]}'
+}
+m a1 'kedge.test.E*'
+m a2 com.example.S2/Exact
+for i in 3 4 5 6 7 8; do m a$i "com.example.S$i/*"; done
+m a9 kedge.test.Echo/Unary
+m b1 'kedge.test.Other/*'
+m b2 'com.example.*'
+call() {
+    curl -s --http2-prior-knowledge -o /dev/null -H 'content-type: application/grpc' \
+         -H "Host: svc.example.org:$TEST_NGINX_H2_PORT" --data-binary '' \
+         -w "$1 %header{x-kedge-backend-name}%header{x-kedge-error-type}\n" \
+         "http://127.0.0.1:$TEST_NGINX_H2_PORT$1"
+}
+for i in $(seq 1 200); do
+    case "$(call /com.example.S9/Call)" in *b2_ix_grpc) break;; esac
+    sleep 0.05
+done
+for p in /kedge.test.Echo/Unary /com.example.S2/Exact /com.example.S2/Other \
+         /com.example.S5/Call /com.example.S9/Call /kedge.test.Other/Ping \
+         /kedge.test.Echo/Bidi /zz.None/Call /; do
+    call $p
+done
+--- response_body
+/kedge.test.Echo/Unary a9_ix_grpc
+/com.example.S2/Exact a2_ix_grpc
+/com.example.S2/Other b2_ix_grpc
+/com.example.S5/Call a5_ix_grpc
+/com.example.S9/Call b2_ix_grpc
+/kedge.test.Other/Ping b1_ix_grpc
+/kedge.test.Echo/Bidi a1_ix_grpc
+/zz.None/Call no-route
+/ no-route
+--- error_log
+kedge: route index: 1 of segment "com.example.S5", 2 of any
+--- timeout: 40

@@ -142,3 +142,59 @@ echo "watches: $(ctl stat 'open_watches')"
 "127.0.0.2:$ENV{TEST_NGINX_B_PORT} \n"
 . "127.0.0.3:$ENV{TEST_NGINX_B_PORT} \n"
 . "watches: {'endpointslices': 0, 'services': 1}\n"
+
+
+
+=== TEST 4: /metrics across reloads: a discovered backend's counts go on; a backend configured under its name has the series alone
+--- config
+    location / { kedge_pass; }
+    location = /metrics { kedge_metrics; }
+--- exec
+m=http://127.0.0.1:$TEST_NGINX_SERVER_PORT/metrics
+b=web_default_$TEST_NGINX_B_PORT
+count() { curl -s $m | grep "^kedge_requests_total{backend_name=\"$b\",protocol=\"http\",code=\"2xx\"}" | cut -d' ' -f2; }
+reload() {
+    master=$(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid)
+    old=$(pgrep -P $master | sort)
+    kill -HUP $master
+    for i in $(seq 1 50); do
+        left=$(for p in $old; do [ -d /proc/$p ] && echo $p; done)
+        [ -z "$left" ] && { echo "old workers gone"; return; }
+        sleep 0.1
+    done
+    echo "old workers left: $left"
+}
+expose '{"addresses": ["127.0.0.2"]}'
+until_only "127.0.0.2:$TEST_NGINX_B_PORT "
+before=$(count)
+for i in 1 2 3; do get $host > /dev/null; done
+# the API server hangs: the new fetcher cannot list, the slots stay as they were
+ctl POST /faults '{"type": "hang"}'
+reload
+get $host
+echo "counted across the reload: $(( $(count) - before ))"
+conf=$TEST_NGINX_SERVER_ROOT/conf/nginx.conf
+sed -i "s|kedge_discovery domain_suffix=ext.example.com;|&\n    kedge_backend $b endpoints=127.0.0.3:$TEST_NGINX_B_PORT;|" $conf
+scrape() {
+    curl -s $m > $TEST_NGINX_SERVER_ROOT/html/metrics.txt
+    promtool check metrics < $TEST_NGINX_SERVER_ROOT/html/metrics.txt && echo "promtool: ok"
+    grep "^kedge_backend_info{backend_name=\"$b\"" $TEST_NGINX_SERVER_ROOT/html/metrics.txt | sed "s/$b/B/"
+}
+# the slot keeps the name until the new fetcher lists: one series still
+reload
+scrape
+ctl DELETE /faults
+until_only "127.0.0.3:$TEST_NGINX_B_PORT "
+scrape
+--- response_body eval
+"127.0.0.2:$ENV{TEST_NGINX_B_PORT} \n"
+. "old workers gone\n"
+. "127.0.0.2:$ENV{TEST_NGINX_B_PORT}\n"
+. "counted across the reload: 4\n"
+. "old workers gone\n"
+. "promtool: ok\n"
+. "kedge_backend_info{backend_name=\"B\",protocol=\"any\",source=\"static\",tls=\"off\"} 1\n"
+. "127.0.0.3:$ENV{TEST_NGINX_B_PORT} \n"
+. "promtool: ok\n"
+. "kedge_backend_info{backend_name=\"B\",protocol=\"any\",source=\"static\",tls=\"off\"} 1\n"
+--- timeout: 40

@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 
 #include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
 
 #include "ngx_kedge_jose.h"
 
@@ -1527,6 +1531,261 @@ test_mint(void)
 }
 
 
+/*
+ * The signature's own values (make_jose_vectors.mjs): what OpenSSL must
+ * refuse, and R and S of every shape DER encodes differently
+ */
+
+static void
+test_signatures(void)
+{
+    size_t                   i;
+    char                    *json;
+    const char              *err;
+    skips_t                  s;
+    ngx_kedge_jwks_t        *p521;
+    ngx_kedge_jwt_policy_t   p;
+
+#define BAD_ "bad signature"
+
+    static const struct {
+        const char  *tok;
+        const char  *reason;            /* NULL: verified */
+    } cases[] = {
+        { "tok/es256-r-zero", BAD_ }, { "tok/es256-s-zero", BAD_ },
+        { "tok/es256-r-one", BAD_ },
+        { "tok/es256-r-n", BAD_ }, { "tok/es256-s-n", BAD_ },
+        { "tok/es256-r-n-plus-1", BAD_ }, { "tok/es256-s-n-minus-1", BAD_ },
+        { "tok/es256-r-ones", BAD_ }, { "tok/es256-s-ones", BAD_ },
+        { "tok/es256-high-s", NULL },
+        { "tok/es256-r-lead0", NULL }, { "tok/es256-r-lead0-top", NULL },
+        { "tok/es256-s-lead0", NULL }, { "tok/es256-rs-top", NULL },
+        { "tok/es256-rs-low", NULL },
+        { "tok/es384-r-lead0", NULL }, { "tok/es384-s-zero", BAD_ },
+        { "tok/rs256-sig-zero", BAD_ }, { "tok/rs256-sig-one", BAD_ },
+        { "tok/rs256-sig-n", BAD_ }, { "tok/rs256-sig-ones", BAD_ },
+        { "tok/rs256-no-digestinfo", BAD_ }, { "tok/rs256-sha384", BAD_ },
+        { "tok/rs256-sha1", BAD_ }, { "tok/rs256-pss", BAD_ },
+        { "tok/ps256-pkcs1", BAD_ }, { "tok/ps256-salt-0", BAD_ },
+        { "tok/ps256-salt-64", BAD_ }, { "tok/ps256-salt-max", BAD_ },
+        { "tok/ps384-salt-32", BAD_ }, { "tok/ps256-salt-32", NULL }
+    };
+
+    static const struct {
+        const char  *tok;
+        const char  *reason;
+    } es512[] = {
+        { "tok/es512-r-lead0-top", NULL }, { "tok/es512-r-top-1", NULL },
+        { "tok/es512-s-n", BAD_ }, { "tok/es512-r-max", BAD_ }
+    };
+
+    p = policy();
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        verify(cases[i].tok, sets.all, &p, T0, cases[i].reason ? DENY : OK_,
+               cases[i].reason, NULL, "all.json");
+    }
+
+    p521 = parse("jwks/p521.json", NGX_KEDGE_JOSE_ALL_ALGS, &s, &json, &err);
+
+    for (i = 0; i < sizeof(es512) / sizeof(es512[0]); i++) {
+        verify(es512[i].tok, p521, &p, T0, es512[i].reason ? DENY : OK_,
+               es512[i].reason, NULL, "p521.json");
+    }
+
+    /* a context made once per key and algorithm serves again and again */
+
+    for (i = 0; i < 3; i++) {
+        verify("tok/ps256-salt-0", sets.all, &p, T0, DENY, BAD_, NULL,
+               "again");
+        verify("tok/ps256-salt-32", sets.all, &p, T0, OK_, NULL, NULL,
+               "again");
+        verify("tok/good-rs256-any", sets.all, &p, T0, OK_, NULL, NULL,
+               "again, the same key by another algorithm");
+        verify("tok/es256-r-n", sets.all, &p, T0, DENY, BAD_, NULL,
+               "again");
+        verify("tok/good-es256", sets.all, &p, T0, OK_, NULL, NULL,
+               "again");
+    }
+
+    ngx_kedge_jwks_free(p521);
+    free(json);
+}
+
+
+/*
+ * R || S as DER, against OpenSSL's own encoder (i2d_ECDSA_SIG, which
+ * OpenSSL's verification compares the signature with): every curve,
+ * values of every length, a top bit set or not, and the edges of the
+ * group's order
+ */
+
+static int
+der_like_openssl(const uint8_t *rs, size_t len, const uint8_t *order)
+{
+    int             n, good;
+    size_t          got;
+    BIGNUM         *r, *s;
+    uint8_t        *out, *want;
+    ECDSA_SIG      *sig;
+
+    /* exactly the room promised: ASan sees a byte more */
+
+    out = malloc(2 * len + 9);
+    got = ngx_kedge_jose_ecdsa_der(rs, len, order, out);
+
+    sig = ECDSA_SIG_new();
+    r = BN_bin2bn(rs, (int) len, NULL);
+    s = BN_bin2bn(rs + len, (int) len, NULL);
+
+    if (sig == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(sig, r, s)) {
+        exit(2);
+    }
+
+    want = NULL;
+    n = i2d_ECDSA_SIG(sig, &want);
+
+    good = n > 0 && got == (size_t) n && memcmp(out, want, n) == 0;
+
+    OPENSSL_free(want);
+    ECDSA_SIG_free(sig);
+    free(out);
+
+    return good;
+}
+
+
+static void
+test_ecdsa_der(void)
+{
+    int             nid[] = { NID_X9_62_prime256v1, NID_secp384r1,
+                              NID_secp521r1 };
+    size_t          c, i, j, len, bad, tried;
+    BIGNUM         *n, *v;
+    uint8_t         order[66], rs[132], out[141], *side;
+    EC_GROUP       *group;
+
+    static const size_t  lens[] = { 32, 48, 66 };
+
+    for (c = 0; c < 3; c++) {
+        len = lens[c];
+        group = EC_GROUP_new_by_curve_name(nid[c]);
+        n = BN_dup(EC_GROUP_get0_order(group));
+        v = BN_new();
+
+        if (group == NULL || n == NULL || v == NULL
+            || BN_bn2binpad(n, order, (int) len) != (int) len)
+        {
+            exit(2);
+        }
+
+        bad = 0;
+        tried = 0;
+
+        /* random values below the order, then with 1 to len - 1 zeros */
+
+        for (i = 0; i < 2000; i++) {
+            if (!BN_rand_range(v, n) || BN_is_zero(v)
+                || !BN_bn2binpad(v, rs, (int) len)
+                || !BN_rand_range(v, n) || BN_is_zero(v)
+                || !BN_bn2binpad(v, rs + len, (int) len))
+            {
+                exit(2);
+            }
+
+            /* the second thousand: R or S with j zero octets first */
+
+            j = i % len;
+            side = (i & 1) ? rs : rs + len;
+
+            if (i >= 1000 && j) {
+                memset(side, 0, j);
+
+                if (i & 2) {
+                    side[j] |= 0x80;
+                }
+
+                if (side[len - 1] == 0 && j == len - 1) {
+                    side[len - 1] = 1;
+                }
+            }
+
+            tried++;
+            bad += !der_like_openssl(rs, len, order);
+        }
+
+        /* R = 1 and S = n - 1, then the other way round */
+
+        memset(rs, 0, 2 * len);
+        rs[len - 1] = 1;
+        memcpy(rs + len, order, len);
+        rs[2 * len - 1]--;
+        bad += !der_like_openssl(rs, len, order);
+
+        memcpy(rs, order, len);
+        rs[len - 1]--;
+        memset(rs + len, 0, len);
+        rs[2 * len - 1] = 1;
+        bad += !der_like_openssl(rs, len, order);
+
+        ok(bad == 0, "ecdsa_der: %zu-byte R and S (%zu random, zeros first, "
+           "top bits, 1, n - 1): OpenSSL's DER, byte for byte",
+           len, tried);
+
+        /* zero, n, above n, all ones: refused, each side */
+
+        bad = 0;
+
+        for (i = 0; i < 8; i++) {
+
+            /* n - 1 each side, good; then one side replaced */
+
+            if (!BN_sub_word(n, 1) || !BN_bn2binpad(n, rs, (int) len)
+                || !BN_add_word(n, 1))
+            {
+                exit(2);
+            }
+
+            memcpy(rs + len, rs, len);
+
+            switch (i / 2) {
+            case 0:
+                memset(rs + (i & 1) * len, 0, len);
+                break;
+            case 1:
+                memcpy(rs + (i & 1) * len, order, len);
+                break;
+            case 2:
+                if (!BN_add_word(n, 1)
+                    || !BN_bn2binpad(n, rs + (i & 1) * len, (int) len)
+                    || !BN_sub_word(n, 1))
+                {
+                    exit(2);
+                }
+                break;
+            default:
+                memset(rs + (i & 1) * len, 0xff, len);
+            }
+
+            bad += ngx_kedge_jose_ecdsa_der(rs, len, order, out) != 0;
+        }
+
+        ok(bad == 0, "ecdsa_der: %zu-byte R or S of zero, n, n + 1, all "
+           "ones: refused", len);
+
+        BN_free(v);
+        BN_free(n);
+        EC_GROUP_free(group);
+    }
+
+    memset(rs, 1, sizeof(rs));
+    memset(order, 0xff, sizeof(order));
+    ok(ngx_kedge_jose_ecdsa_der(rs, 0, order, out) == 0
+       && ngx_kedge_jose_ecdsa_der(rs, 67, order, out) == 0,
+       "ecdsa_der: no values, or values longer than P-521's: refused");
+}
+
+
 /* a token verifies against the set parsed from the kept JSON too */
 
 static void
@@ -1803,6 +2062,8 @@ main(int argc, char **argv)
     test_leeway();
     test_sub();
     test_mint();
+    test_signatures();
+    test_ecdsa_der();
     test_kept_verifies();
     test_oom();
 

@@ -25,7 +25,8 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  constants, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign,
+  constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, privateEncrypt,
+  randomBytes, sign,
 } from 'node:crypto';
 import {
   mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync,
@@ -461,6 +462,85 @@ token('nokid-rs256-stranger', { key: noKid(K.stranger), alg: 'RS256' });
 token('nokid-rs256-4096', { key: noKid(K.rsa4096), alg: 'RS256' });
 token('nokid-es384', { key: noKid(K.ec384), alg: 'ES384' });
 token('nokid-es256-ec1', { key: noKid(K.ec1), alg: 'ES256', verifies: true });
+
+// the signature's own values, for OpenSSL's check (jose_test.c's
+// test_signatures): ECDSA's R and S zero, at or above the group's order n
+// (refused), with leading zero octets or a top bit set (a DER INTEGER
+// then needs fewer octets, or a zero first: verified), S replaced by
+// n - S (ECDSA's other signature of the same digest: verified, as cjose
+// and jose do); RSA signatures that are no signature of the input with
+// the algorithm named (refused)
+const N256 = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const N521 = 0x01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n;
+const fixed = (n, bytes) => Buffer.from(n.toString(16).padStart(2 * bytes, '0'), 'hex');
+const inputOf = (t) => Buffer.from(t.split('.').slice(0, 2).join('.'));
+// R and S of an ECDSA signature, each replaced when given (a function of
+// the old value, as BigInt)
+const setRS = (fr, fs) => (t) => {
+  const b = sigBytes(t);
+  const h = b.length / 2;
+  const r = fr ? fixed(fr(big(b64url(b.subarray(0, h)))), h) : b.subarray(0, h);
+  const s2 = fs ? fixed(fs(big(b64url(b.subarray(h)))), h) : b.subarray(h);
+  return withSeg(t, 2, b64url(Buffer.concat([r, s2])));
+};
+// signed again until the signature suits "pick" (ECDSA signs with a new
+// random k each time)
+const until = (alg, jwk, pick) => (t) => {
+  for (let i = 0; i < 100000; i++) {
+    const sig = signature(alg, inputOf(t), jwk);
+    if (pick(sig)) {
+      return withSeg(t, 2, b64url(sig));
+    }
+  }
+  throw new Error('until(): no signature found');
+};
+// signed again by "fn(input, privateKey)"
+const resign = (jwk, fn) => (t) => withSeg(t, 2,
+  b64url(fn(inputOf(t), createPrivateKey({ key: jwk, format: 'jwk' }))));
+const pss = (hash, saltLength) => (input, key) => sign(hash, input, {
+  key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength,
+});
+
+token('es256-r-zero', { key: K.ec1, edit: setRS(() => 0n) });
+token('es256-s-zero', { key: K.ec1, edit: setRS(null, () => 0n) });
+token('es256-r-one', { key: K.ec1, edit: setRS(() => 1n) });
+token('es256-r-n', { key: K.ec1, edit: setRS(() => N256) });
+token('es256-s-n', { key: K.ec1, edit: setRS(null, () => N256) });
+token('es256-r-n-plus-1', { key: K.ec1, edit: setRS(() => N256 + 1n) });
+token('es256-s-n-minus-1', { key: K.ec1, edit: setRS(null, () => N256 - 1n) });
+token('es256-r-ones', { key: K.ec1, edit: setRS(() => 2n ** 256n - 1n) });
+token('es256-s-ones', { key: K.ec1, edit: setRS(null, () => 2n ** 256n - 1n) });
+token('es256-high-s', { key: K.ec1, edit: setRS(null, (v) => N256 - v), verifies: true });
+token('es256-r-lead0', { key: K.ec1, edit: until('ES256', K.ec1, (g) => g[0] === 0 && g[1] < 0x80), verifies: true });
+token('es256-r-lead0-top', { key: K.ec1, edit: until('ES256', K.ec1, (g) => g[0] === 0 && g[1] >= 0x80), verifies: true });
+token('es256-s-lead0', { key: K.ec1, edit: until('ES256', K.ec1, (g) => g[32] === 0), verifies: true });
+token('es256-rs-top', { key: K.ec1, edit: until('ES256', K.ec1, (g) => g[0] >= 0x80 && g[32] >= 0x80), verifies: true });
+token('es256-rs-low', { key: K.ec1, edit: until('ES256', K.ec1, (g) => g[0] > 0 && g[0] < 0x80 && g[32] > 0 && g[32] < 0x80), verifies: true });
+token('es384-r-lead0', { key: K.ec384, alg: 'ES384', edit: until('ES384', K.ec384, (g) => g[0] === 0), verifies: true });
+token('es384-s-zero', { key: K.ec384, alg: 'ES384', edit: setRS(null, () => 0n) });
+token('es512-r-lead0-top', { key: K.ec521, alg: 'ES512', edit: until('ES512', K.ec521, (g) => g[0] === 0 && g[1] >= 0x80), verifies: true });
+token('es512-r-top-1', { key: K.ec521, alg: 'ES512', edit: until('ES512', K.ec521, (g) => g[0] === 1 && g[66] === 1), verifies: true });
+token('es512-s-n', { key: K.ec521, alg: 'ES512', edit: setRS(null, () => N521) });
+token('es512-r-max', { key: K.ec521, alg: 'ES512', edit: setRS(() => 2n ** 528n - 1n) });
+
+const rsaN = Buffer.from(K.rsa1.n, 'base64url');
+token('rs256-sig-zero', { edit: (t) => withSeg(t, 2, b64url(Buffer.alloc(rsaN.length))) });
+token('rs256-sig-one', { edit: (t) => withSeg(t, 2, b64url(fixed(1n, rsaN.length))) });
+token('rs256-sig-n', { edit: (t) => withSeg(t, 2, b64url(rsaN)) });
+token('rs256-sig-ones', { edit: (t) => withSeg(t, 2, b64url(Buffer.alloc(rsaN.length, 0xff))) });
+token('rs256-no-digestinfo', {
+  edit: resign(K.rsa1, (input, key) => privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING },
+    createHash('sha256').update(input).digest())),
+});
+token('rs256-sha384', { edit: resign(K.rsa1, (input, key) => sign('sha384', input, key)) });
+token('rs256-sha1', { edit: resign(K.rsa1, (input, key) => sign('sha1', input, key)) });
+token('rs256-pss', { key: K.rsaAny, alg: 'RS256', edit: resign(K.rsaAny, pss('sha256', 32)) });
+token('ps256-pkcs1', { key: K.rsaAny, alg: 'PS256', edit: resign(K.rsaAny, (input, key) => sign('sha256', input, key)) });
+token('ps256-salt-0', { key: K.rsaAny, alg: 'PS256', edit: resign(K.rsaAny, pss('sha256', 0)) });
+token('ps256-salt-64', { key: K.rsaAny, alg: 'PS256', edit: resign(K.rsaAny, pss('sha256', 64)) });
+token('ps256-salt-max', { key: K.rsaAny, alg: 'PS256', edit: resign(K.rsaAny, pss('sha256', constants.RSA_PSS_SALTLEN_MAX_SIGN)) });
+token('ps384-salt-32', { key: K.rsaAny, alg: 'PS384', edit: resign(K.rsaAny, pss('sha384', 32)) });
+token('ps256-salt-32', { key: K.rsaAny, alg: 'PS256', edit: resign(K.rsaAny, pss('sha256', 32)), verifies: true });
 
 // the header
 token('alg-num', { hdr: { alg: 256 } });
