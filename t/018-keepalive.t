@@ -531,3 +531,23 @@ curl -s $u $u | cut -d' ' -f1,3
 qr/kedge keepalive: closing \S+, idle too long/
 --- no_error_log
 [error]
+
+
+
+=== TEST 21: a "Connection: close" set in the location reaches the backend: then nothing is kept
+--- http_config
+    kedge_http_route backend=one;
+    upstream kedge {
+        kedge_balancer keepalive=8;
+    }
+--- config
+    location / {
+        kedge_pass;
+        proxy_set_header Connection close;
+    }
+--- exec
+curl -s "http://127.0.0.1:$TEST_NGINX_SERVER_PORT/[1-3]" | cut -d' ' -f2 | tr '\n' ' '; echo
+--- response_body
+1 1 1 
+--- no_error_log
+[error]
