@@ -184,14 +184,20 @@ ngx_http_kedge_request_id_variable(ngx_http_request_t *r,
 {
     u_char                      *p;
     ngx_table_elt_t             *h;
+    ngx_http_kedge_ctx_t        *ctx;
     ngx_http_variable_value_t   *id;
     ngx_http_kedge_loc_conf_t   *klcf;
     ngx_http_kedge_main_conf_t  *kmcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kedge_module);
 
-    h = ngx_http_kedge_trace_header(r, "x-kedge-request-id",
-                                    sizeof("x-kedge-request-id") - 1);
+    /* a request kedge handles has had its headers read */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
+
+    h = ctx ? ctx->request_id
+            : ngx_http_kedge_trace_header(r, "x-kedge-request-id",
+                                          sizeof("x-kedge-request-id") - 1);
 
     if (h && (!klcf->request_id
               || ngx_http_kedge_request_id_valid(&h->value) == NGX_OK))
@@ -370,27 +376,59 @@ ngx_http_kedge_trace_header_filter(ngx_http_request_t *r)
 
 
 /*
- * Whether the request asked for info logs: an X-Kedge-Info-Logs header
- * with any value, as kedge (winch sends "winch-$USER"), where
- * "kedge_info_logs" allows it
+ * What the request's headers ask of kedge, read in one walk when its
+ * context is made: the first X-Kedge-Request-ID, and the first
+ * X-Kedge-Info-Logs, which asks for info logs with any value, as kedge
+ * (winch sends "winch-$USER"), where "kedge_info_logs" allows it
  */
 
-ngx_uint_t
-ngx_http_kedge_info_logs(ngx_http_request_t *r)
+void
+ngx_http_kedge_trace_request(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 {
-    ngx_table_elt_t            *h;
+    ngx_uint_t                  i;
+    ngx_list_part_t            *part;
+    ngx_table_elt_t            *h, *info;
     ngx_http_kedge_loc_conf_t  *klcf;
+
+    ctx->request_id = NULL;
+    info = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("x-kedge-request-id") - 1
+            && ctx->request_id == NULL
+            && ngx_strncmp(h[i].lowcase_key, "x-kedge-request-id",
+                           sizeof("x-kedge-request-id") - 1)
+               == 0)
+        {
+            ctx->request_id = &h[i];
+
+        } else if (h[i].key.len == sizeof("x-kedge-info-logs") - 1
+                   && info == NULL
+                   && ngx_strncmp(h[i].lowcase_key, "x-kedge-info-logs",
+                                  sizeof("x-kedge-info-logs") - 1)
+                      == 0)
+        {
+            info = &h[i];
+        }
+    }
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kedge_module);
 
-    if (!klcf->info_logs) {
-        return 0;
-    }
-
-    h = ngx_http_kedge_trace_header(r, "x-kedge-info-logs",
-                                    sizeof("x-kedge-info-logs") - 1);
-
-    return (h && h->value.len);
+    ctx->info_logs = (klcf->info_logs && info && info->value.len);
 }
 
 
@@ -415,19 +453,15 @@ ngx_http_kedge_log(ngx_http_request_t *r, ngx_uint_t level,
 }
 
 
-/* a line only for a request with X-Kedge-Info-Logs: kedge's decisions */
+/*
+ * A line only for a request with X-Kedge-Info-Logs, kedge's decisions:
+ * through ngx_http_kedge_info(), which has checked
+ */
 
 void
-ngx_http_kedge_info(ngx_http_request_t *r, const char *fmt, ...)
+ngx_http_kedge_info_core(ngx_http_request_t *r, const char *fmt, ...)
 {
-    va_list                args;
-    ngx_http_kedge_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
-
-    if (ctx == NULL || !ctx->info_logs) {
-        return;
-    }
+    va_list  args;
 
     va_start(args, fmt);
     ngx_http_kedge_vlog(r, NGX_LOG_INFO, fmt, args);
