@@ -1149,7 +1149,10 @@ class Run:
                     conn.close()
                 a0, _ = stub()
                 requests(warm)                  # warm: upstream connections, caches
-                sh(["callgrind_control", "-z", str(vg.pid)], stdout=subprocess.DEVNULL)
+                # a dump zeroes every count; "-z" would leave the costs of
+                # start-up in the functions' own counts and in "totals:"
+                sh(["callgrind_control", "-d", "warm", str(vg.pid)],
+                   stdout=subprocess.DEVNULL)
                 a1, _ = stub()
                 requests(n)
                 a2, _ = stub()
@@ -1169,16 +1172,17 @@ class Run:
             if not dumps:
                 raise RuntimeError("callgrind: no dump for %s" % c)
             dump = os.path.join(p.prefix, sorted(dumps)[-1])
-            # "summary:", the instructions counted between the zeroing and
-            # the dump; not "totals:", the sum of the dump's cost lines, which
-            # in the first dump after "callgrind_control -z" also holds work
-            # done before it (warm-up, start-up: 3.6 million instructions for
-            # the module, more after 10 000 warm-up requests; a second dump
-            # of the same process has totals == summary)
+            # "summary:", the instructions counted since the warm-up's dump;
+            # not "totals:", the sum of the cost lines, which in the first
+            # dump of a process (or the first after "callgrind_control -z")
+            # also holds start-up work: it did not double with twice the
+            # requests; a second dump of the same process has totals == summary
             total = None
             for line in open(dump, errors="replace"):
                 if line.startswith("summary:"):
                     total = int(line.split()[1])
+            if total is None:
+                raise RuntimeError("callgrind: no summary in %s" % dump)
             ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
                                   dump], capture_output=True, text=True).stdout
             def tops(text):

@@ -382,6 +382,7 @@ typedef struct {
     ngx_http_kedge_srv_conf_t      *keepalive;    /* keepalive=, or NULL */
     ngx_http_request_t             *request;
     ngx_kedge_store_t              *store;
+    ngx_table_elt_t                *request_id;   /* X-Kedge-Request-ID */
     unsigned                        info_logs:1;  /* X-Kedge-Info-Logs */
 
     /* an adhoc rule matched: the name resolved, the resolution pending */
@@ -569,10 +570,22 @@ char *ngx_http_kedge_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_kedge_trace_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_kedge_trace_init(ngx_conf_t *cf,
     ngx_http_kedge_main_conf_t *kmcf);
-ngx_uint_t ngx_http_kedge_info_logs(ngx_http_request_t *r);
+void ngx_http_kedge_trace_request(ngx_http_request_t *r,
+    ngx_http_kedge_ctx_t *ctx);
 void ngx_http_kedge_log(ngx_http_request_t *r, ngx_uint_t level,
     const char *fmt, ...);
-void ngx_http_kedge_info(ngx_http_request_t *r, const char *fmt, ...);
+void ngx_http_kedge_info_core(ngx_http_request_t *r, const char *fmt, ...);
+
+/*
+ * a line only for a request with X-Kedge-Info-Logs: the test is made
+ * here, as ngx_log_error() makes its own, so that the other requests pay
+ * neither a call with variable arguments nor the arguments
+ */
+#define ngx_http_kedge_info(r, ...)                                           \
+    if (ngx_http_get_module_ctx(r, ngx_http_kedge_module) != NULL             \
+        && ((ngx_http_kedge_ctx_t *)                                          \
+            ngx_http_get_module_ctx(r, ngx_http_kedge_module))->info_logs)    \
+        ngx_http_kedge_info_core(r, __VA_ARGS__)
 
 /* ngx_http_kedge_balancer.c */
 char *ngx_http_kedge_balancer_directive(ngx_conf_t *cf, ngx_command_t *cmd,

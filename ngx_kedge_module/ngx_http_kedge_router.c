@@ -1006,7 +1006,7 @@ ngx_http_kedge_ctx(ngx_http_request_t *r)
 
     ngx_http_kedge_request_init(r, &ctx->req);
 
-    ctx->info_logs = ngx_http_kedge_info_logs(r);
+    ngx_http_kedge_trace_request(r, ctx);
 
     return ctx;
 }
@@ -1201,13 +1201,22 @@ ngx_http_kedge_request_init(ngx_http_request_t *r,
     ct = r->headers_in.content_type ? &r->headers_in.content_type->value
                                     : NULL;
 
+    /*
+     * clients send it in lower case: a plain comparison first; then
+     * "-web" only after a "-"
+     */
+
     if (r->stream && ct
         && ct->len >= sizeof("application/grpc") - 1
-        && ngx_strncasecmp(ct->data, (u_char *) "application/grpc",
-                           sizeof("application/grpc") - 1) == 0
+        && (ngx_memcmp(ct->data, "application/grpc",
+                       sizeof("application/grpc") - 1) == 0
+            || ngx_strncasecmp(ct->data, (u_char *) "application/grpc",
+                               sizeof("application/grpc") - 1) == 0)
         && !(ct->len >= sizeof("application/grpc-web") - 1
-             && ngx_strncasecmp(ct->data, (u_char *) "application/grpc-web",
-                                sizeof("application/grpc-web") - 1) == 0))
+             && ct->data[sizeof("application/grpc") - 1] == '-'
+             && ngx_strncasecmp(ct->data + sizeof("application/grpc") - 1,
+                                (u_char *) "-web", sizeof("-web") - 1)
+                == 0))
     {
         req->grpc = 1;
     }

@@ -360,3 +360,25 @@ $TEST_NGINX_CLIENT --target 127.0.0.1:$TEST_NGINX_H2C_PORT --authority x.example
 --- response_body_like chomp
 ^status=OK backend=grpc-b .*\nstatus=OK backend=grpc-a .*\nstatus=UNIMPLEMENTED code=12 message=unknown route to service\nstatus=UNIMPLEMENTED code=12 message=Method not found!$
 
+
+
+
+=== TEST 22: HTTP/2 with a content-type of application/grpc, in any case and with a suffix, is gRPC; grpc-web is plain HTTP
+--- http_config
+    kedge_grpc_route backend=gb authority=ct.example.com;
+    kedge_http_route backend=web host=ct.example.com;
+--- exec
+for ct in application/grpc application/grpc+proto Application/GRPC APPLICATION/GRPC+PROTO application/grpc-web application/grpc-web+proto APPLICATION/GRPC-WEB-TEXT Application/Grpc-Web text/plain; do
+    printf '%s ' "$ct"
+    curl -s -o /dev/null -D - --http2-prior-knowledge -H "content-type: $ct" -H 'te: trailers' -H 'Host: ct.example.com' --data-binary '' http://127.0.0.1:$TEST_NGINX_H2C_PORT/kedge.test.Echo/Unary | tr -d '\r' | sed -n 's/^x-kedge-backend-name: //p'
+done
+--- response_body
+application/grpc gb
+application/grpc+proto gb
+Application/GRPC gb
+APPLICATION/GRPC+PROTO gb
+application/grpc-web web
+application/grpc-web+proto web
+APPLICATION/GRPC-WEB-TEXT web
+Application/Grpc-Web web
+text/plain web

@@ -173,3 +173,59 @@ curl -s -D - -H 'Host: web.test' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr 
 curl -s -D - -H 'Host: web.test' -H 'X-Kedge-Request-ID: two words' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -iE '^(X-Kedge-Request-ID|backend saw)'
 --- response_body eval
 "backend saw: \nbackend saw: two words\n"
+
+
+
+=== TEST 9: many requests on one connection (more than one draw of random bytes): every id new, 32 lower-case hex digits, the same to the backend and back
+--- exec
+urls=$(for i in $(seq 1 700); do printf 'http://127.0.0.1:%s/ ' $TEST_NGINX_SERVER_PORT; done)
+curl -s -D - -H 'Host: web.test' $urls | tr -d '\r' | sed -n -e 's/^X-Kedge-Request-ID: //p' -e 's/^backend saw: //p' | paste - - > $TEST_NGINX_SERVER_ROOT/logs/ids
+echo "responses: $(wc -l < $TEST_NGINX_SERVER_ROOT/logs/ids)"
+echo "the backend saw what came back: $(awk '$1 == $2' $TEST_NGINX_SERVER_ROOT/logs/ids | wc -l)"
+echo "32 hex digits: $(cut -f1 $TEST_NGINX_SERVER_ROOT/logs/ids | grep -cE '^[0-9a-f]{32}$')"
+echo "distinct: $(cut -f1 $TEST_NGINX_SERVER_ROOT/logs/ids | sort -u | wc -l)"
+--- response_body
+responses: 700
+the backend saw what came back: 700
+32 hex digits: 700
+distinct: 700
+--- timeout: 30
+
+
+
+=== TEST 10: a made id is nginx's $request_id too; a kept one is not
+--- http_config
+    log_format ids '$kedge_request_id $request_id';
+--- config
+    access_log logs/ids.log ids;
+    location / { kedge_pass; }
+--- exec
+curl -s -o /dev/null -H 'Host: web.test' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+curl -s -o /dev/null -H 'Host: web.test' -H 'X-Kedge-Request-ID: kept-1' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+curl -s -o /dev/null -H 'Host: web.test' -H 'X-Kedge-Request-ID: bad id' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/
+awk '{ print ($1 == $2 ? "same" : "different"), $1, $2 }' $TEST_NGINX_SERVER_ROOT/logs/ids.log | sed -E 's/\b[0-9a-f]{32}\b/HEX32/g'
+--- response_body
+same HEX32 HEX32
+different kept-1 HEX32
+same HEX32 HEX32
+
+
+
+=== TEST 11: $request_id made first (by an earlier variable) is the id
+--- http_config
+    log_format ids '$kedge_request_id $request_id';
+--- config
+    access_log logs/ids.log ids;
+    location / {
+        set $first $request_id;
+        add_header X-First $first;
+        kedge_pass;
+    }
+--- exec
+curl -s -D - -o /dev/null -H 'Host: web.test' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -iE '^(X-First|X-Kedge-Request-ID):' | sed -E 's/: [0-9a-f]{32}$/: HEX32/' | sort
+first=$(curl -s -D - -o /dev/null -H 'Host: web.test' http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | sed -n 's/^X-First: //p')
+tail -n 1 $TEST_NGINX_SERVER_ROOT/logs/ids.log | awk -v f="$first" '{ print ($1 == f && $2 == f) ? "the log has it twice" : "not the same" }'
+--- response_body
+X-First: HEX32
+X-Kedge-Request-ID: HEX32
+the log has it twice
