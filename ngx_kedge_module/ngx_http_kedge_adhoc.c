@@ -926,7 +926,8 @@ static ngx_int_t
 ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     ngx_resolver_addr_t *addrs, ngx_uint_t n)
 {
-    u_char                    *p;
+    u_char                     text[NGX_SOCKADDR_STRLEN];
+    ngx_str_t                  name;
     ngx_uint_t                 i, denied;
     ngx_addr_t                *addr;
     ngx_kedge_peers_t         *peers;
@@ -959,19 +960,16 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
         addr->socklen = addrs[i].socklen;
         ngx_inet_set_port(addr->sockaddr, ctx->adhoc_port);
 
-        p = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        addr->name.data = p;
-        addr->name.len = ngx_sock_ntop(addr->sockaddr, addr->socklen, p,
-                                       NGX_SOCKADDR_STRLEN, 1);
+        /* the name is written when the balancer dials the address */
 
         if (!ngx_http_kedge_adhoc_allowed(rule, addr->sockaddr)) {
+            name.data = text;
+            name.len = ngx_sock_ntop(addr->sockaddr, addr->socklen, text,
+                                     NGX_SOCKADDR_STRLEN, 1);
+
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "kedge: adhoc name \"%V\": address %V is not "
-                          "allowed", &ctx->adhoc_name, &addr->name);
+                          "allowed", &ctx->adhoc_name, &name);
             denied++;
             continue;
         }

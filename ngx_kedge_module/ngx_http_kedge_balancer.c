@@ -320,6 +320,21 @@ ngx_http_kedge_balancer_get_peer(ngx_peer_connection_t *pc, void *data)
         ctx->unreachable++;
     }
 
+    if (addr->name.data == NULL) {
+
+        /* an adhoc answer's address: named only when dialed */
+
+        addr->name.data = ngx_pnalloc(ctx->request->pool,
+                                      NGX_SOCKADDR_STRLEN);
+        if (addr->name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        addr->name.len = ngx_sock_ntop(addr->sockaddr, addr->socklen,
+                                       addr->name.data, NGX_SOCKADDR_STRLEN,
+                                       1);
+    }
+
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
     pc->name = &addr->name;
