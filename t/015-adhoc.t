@@ -643,3 +643,18 @@ sni=a.pod.kedge.test host=a.pod.kedge.test requests=2
 sni=x.example.kedge.test host=x.example.kedge.test requests=2
 --- no_error_log
 [error]
+
+
+
+=== TEST 34: the dialed addresses are named as dialed ($upstream_addr), a refused one first
+--- http_config
+    kedge_http_adhoc *.pod.kedge.test ports=$TEST_NGINX_B2_PORT;
+--- config
+    location / { kedge_pass; add_header X-Upstream $upstream_addr always; }
+--- exec
+# two.pod.kedge.test is 127.0.0.2 and 127.0.0.3; only .2 listens on B2
+for i in 1 2 3 4; do curl -s -o /dev/null -D - -H "Host: two.pod.kedge.test:$TEST_NGINX_B2_PORT" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ | tr -d '\r' | grep -i '^x-upstream'; done | sort | uniq -c | sed 's/^ *//'
+--- response_body eval
+"2 X-Upstream: 127.0.0.2:$ENV{TEST_NGINX_B2_PORT}
+2 X-Upstream: 127.0.0.3:$ENV{TEST_NGINX_B2_PORT}, 127.0.0.2:$ENV{TEST_NGINX_B2_PORT}
+"
