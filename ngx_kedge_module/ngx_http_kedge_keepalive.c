@@ -15,7 +15,8 @@
  * sent and verified), for gRPC or HTTP/1.1.  A key holds its connections
  * most recently used first; one LRU list over all keys enforces the cap
  * and picks what to close when it is reached; keepalive_per_endpoint=
- * bounds a key.  Getting and putting a connection cost a hash and a short
+ * bounds a key.  Getting and putting a connection cost a hash (CRC-32:
+ * ngx_murmur_hash2() shifts a signed int, which UBSan stops) and a short
  * walk of a bucket, whatever the number of endpoints.
  *
  * What is kept and when, the idle handlers and the close follow
@@ -289,7 +290,7 @@ ngx_http_kedge_keepalive_get(ngx_http_kedge_ctx_t *ctx,
         return NGX_OK;
     }
 
-    hash = ngx_murmur_hash2((u_char *) &key, len);
+    hash = ngx_crc32_short((u_char *) &key, len);
 
     node = ngx_http_kedge_keepalive_lookup(cache, &key, len, hash, &depth);
 
@@ -400,7 +401,7 @@ ngx_http_kedge_keepalive_free(ngx_http_kedge_ctx_t *ctx,
         kscf->cache = cache;
     }
 
-    hash = ngx_murmur_hash2((u_char *) &key, len);
+    hash = ngx_crc32_short((u_char *) &key, len);
 
     node = ngx_http_kedge_keepalive_lookup(cache, &key, len, hash, &depth);
 
