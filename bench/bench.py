@@ -49,16 +49,37 @@ LABEL = {
 }
 
 # ports (all 127.0.0.0/8): contenders 18000-18399, backends 18400-18699,
-# the Kubernetes API fixture 18900-18901
+# the Kubernetes API fixture 18900-18901, the DNS server 18902 (UDP, TCP)
 STUB_PORT = 18400
 HTTP_EPS = [("127.0.0.1", p) for p in range(18401, 18411)]
 GRPC_EPS = [("127.0.0.1", p) for p in range(18411, 18421)]
 MANY_PORTS = range(18500, 18600)            # x 127.0.1.1-100: 10 000
 PROP_EPS = [("127.0.2.%d" % i, 18600) for i in range(1, 21)]
 K8S_PORT, K8S_CONTROL = 18900, 18901
+DNS_PORT = 18902
 
 HOST = "bench.demo.local"
 GRPC_PATH = "/kedge.test.Echo/Unary"
+
+# the route kinds of ngx_kedge_module (scenario "routekinds", callgrind's
+# "discovered route" and "adhoc route"): the same 10 endpoints
+# (127.0.1.1-10:18500) behind a configured route, a route discovered from
+# a labelled Service, and an adhoc rule whose name resolves to them
+KIND_EPS = [("127.0.1.%d" % a, 18500) for a in range(1, 11)]
+DISC_SUFFIX = "bench.local"
+DISC_SERVICE = "disc"                       # in namespace "default"
+DISC_HOST = "%s.default.svc.%s" % (DISC_SERVICE, DISC_SUFFIX)
+DISC_BACKEND = "%s_default_http" % DISC_SERVICE
+DISC_ROUTE = "http:default/%s:http" % DISC_SERVICE
+ADHOC_NAME = "web.adhoc.bench.local"
+ADHOC_HOST = "%s:%d" % (ADHOC_NAME, KIND_EPS[0][1])
+ADHOC_ROUTE = "http-adhoc:1"
+# discovery on, nginx's resolver on the DNS server (answers cached 600 s
+# whatever their TTL of 1 s), one adhoc rule
+DISCOVERY_HTTP = "    kedge_discovery domain_suffix=%s;" % DISC_SUFFIX
+ADHOC_HTTP = ("    resolver 127.0.0.1:%d valid=600s ipv6=off;\n"
+              "    kedge_http_adhoc *.adhoc.bench.local ports=%d;"
+              % (DNS_PORT, KIND_EPS[0][1]))
 
 # --------------------------------------------------------------------------
 # the scenario list.  "group": scenarios measured in interleaved rounds on
@@ -72,6 +93,7 @@ SCENARIOS = [
     {"name": "mtls", "group": "proxy", "title": "HTTP/1.1 over TLS with client certificates, keepalive (wrk)"},
     # group "routes": ngx_kedge_module only, against its own 1-route figure
     {"name": "routes", "group": "routes", "title": "1 / 100 / 1000 routes, match first, last, none"},
+    {"name": "routekinds", "group": "routes", "title": "configured vs discovered (kedge_discovery) vs adhoc route, HTTP/1.1 keepalive"},
     # group "endpoints": every contender, 10 / 1000 / 10 000 endpoints
     {"name": "endpoints", "group": "endpoints", "title": "10 / 1000 / 10 000 endpoints (kedge: k8s= EndpointSlices)"},
     {"name": "churn", "group": "endpoints", "title": "endpoint churn 1/s and 10/s on 10 000 endpoints"},
@@ -578,6 +600,83 @@ class Fixture:
             self.put_slice("%s-p%d" % (service, p), service, addrs, p)
         return by_port
 
+    def put_discovered(self):
+        """The Service that kedge_discovery turns into the route
+        DISC_HOST (port 80) and the backend DISC_BACKEND: labelled, one
+        port named http (target port named http too), its EndpointSlice
+        the 10 endpoints KIND_EPS."""
+        addrs = [a for a, _ in KIND_EPS]
+        self.put_slice("%s-a" % DISC_SERVICE, DISC_SERVICE, addrs, KIND_EPS[0][1])
+        self.call("PUT", "/services/default/%s" % DISC_SERVICE,
+                  {"labels": {"kedge.com/kedge-exposed": "true"},
+                   "ports": [{"name": "http", "port": 80, "targetPort": "http"}]})
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Dns:
+    """dnsmasq on 127.0.0.1:DNS_PORT, pinned to the load core, for the
+    adhoc rule: ADHOC_NAME has the 10 addresses of KIND_EPS, with a TTL of
+    1 s (the resolver's valid= is what keeps them), other names under
+    adhoc.bench.local are NXDOMAIN.  Every query is logged: queries()
+    counts those of ADHOC_NAME, to show the measured requests were served
+    from nginx's resolver cache."""
+
+    def __init__(self):
+        self.proc = None
+        self.dir = os.path.join(WORK, "dns")
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, "hosts"), "w") as f:
+            f.write("".join("%s %s\n" % (a, ADHOC_NAME) for a, _ in KIND_EPS))
+        self.log = os.path.join(self.dir, "log")
+        for x in ("pid", "log"):
+            if os.path.exists(os.path.join(self.dir, x)):
+                os.unlink(os.path.join(self.dir, x))
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", CPU_LOAD, "/usr/sbin/dnsmasq", "--keep-in-foreground",
+             "--no-resolv", "--no-hosts", "--addn-hosts=" + os.path.join(self.dir, "hosts"),
+             "--port=%d" % DNS_PORT, "--listen-address=127.0.0.1", "--bind-interfaces",
+             "--local-ttl=1", "--local=/adhoc.bench.local/",
+             "--pid-file=" + os.path.join(self.dir, "pid"), "--log-queries",
+             "--log-facility=" + self.log, "--user=root"],
+            stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited with %d" % self.proc.returncode)
+            if self.answers():
+                return
+            time.sleep(0.1)
+        raise RuntimeError("dnsmasq does not answer on 127.0.0.1:%d" % DNS_PORT)
+
+    def answers(self):
+        """the A records of ADHOC_NAME, asked over UDP"""
+        import socket
+        q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             + b"".join(bytes([len(x)]) + x.encode() for x in ADHOC_NAME.split("."))
+             + b"\x00\x00\x01\x00\x01")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.5)
+        try:
+            s.sendto(q, ("127.0.0.1", DNS_PORT))
+            a = s.recv(4096)
+        except OSError:
+            return 0
+        finally:
+            s.close()
+        return int.from_bytes(a[6:8], "big") if a[:2] == q[:2] else 0
+
+    def queries(self):
+        if not os.path.exists(self.log):
+            return 0
+        return sum(1 for line in open(self.log, errors="replace")
+                   if "query[" in line and ADHOC_NAME in line)
+
     def stop(self):
         if self.proc:
             self.proc.terminate()
@@ -648,6 +747,57 @@ def check_mtls(proc):
                            % (proc.name, good, bad))
 
 
+# the kinds of route: (variant, Host, $kedge_route, x-kedge-backend-name)
+ROUTE_KINDS = [
+    ("configured route", HOST, "http:1", "web"),
+    ("discovered route", DISC_HOST, DISC_ROUTE, DISC_BACKEND),
+    ("adhoc route", ADHOC_HOST, ADHOC_ROUTE, None),    # adhoc: no backend name
+]
+
+
+def check_response(what, status, headers, body, backend, eps=KIND_EPS):
+    """A response of the route kind expected: 200, from one of eps, with
+    x-kedge-backend-name the backend's (absent for an adhoc rule)"""
+    got = headers.get("x-kedge-backend-name")
+    m = re.match(rb"backend ([\d.]+):(\d+) ", body)
+    if (status != 200 or got != backend or not m
+            or (m.group(1).decode(), int(m.group(2))) not in eps):
+        raise RuntimeError("%s: %d, x-kedge-backend-name %s (want %s), %r"
+                           % (what, status, got, backend, body[:80]))
+
+
+def check_route_kind(proc, variant, host, route, backend, timeout=30):
+    """Before measuring: a request for host takes the route kind it names.
+    The listener measured: a 200 from one of the 10 endpoints, with the
+    backend's x-kedge-backend-name (a discovered backend's name; none for
+    an adhoc rule); the ops listener (another server{}, so that the one
+    measured has no add_header): $kedge_route for the same request is the
+    route expected (http:N, http:NAMESPACE/SERVICE:PORT, http-adhoc:N).
+    Tried for timeout s: a discovered route exists once the Service is
+    listed, its endpoints one EndpointSlice list later."""
+    import http.client
+    end = time.time() + timeout
+    while True:
+        try:
+            for port, key in ((proc.ports["h1"], None), (proc.p["ops"], "x-kedge-route")):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.request("GET", "/", headers={"Host": host})
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                h = {k.lower(): v for k, v in r.getheaders()}
+                check_response("%s: %s, Host %s, port %d" % (proc.name, variant, host, port),
+                               r.status, h, body, backend)
+                if key and h.get(key) != route:
+                    raise RuntimeError("%s: %s, Host %s: $kedge_route %s, not %s"
+                                       % (proc.name, variant, host, h.get(key), route))
+            return
+        except (RuntimeError, OSError) as e:
+            if time.time() > end:
+                raise RuntimeError(str(e))
+            time.sleep(0.2)
+
+
 # --------------------------------------------------------------------------
 # the groups
 
@@ -660,6 +810,7 @@ class Run:
         self.merged = []        # groups kept from an earlier run (--merge)
         self.failed = {}        # group -> why it did not complete
         self.procs = []
+        self.dns = None         # the DNS server of the adhoc rule
 
     def record(self, group, scenario, variant, contender, rnd, r):
         r.update(group=group, scenario=scenario, variant=variant,
@@ -755,7 +906,8 @@ class Run:
 
     # --- group "routes" -----------------------------------------------------
 
-    def group_routes(self):
+    def group_routes(self, fixture):
+        wanted = self.args.variants.split(";") if self.args.variants else None
         layouts = [("1 route", 1, "hosts")]
         for n in ((1000,) if self.args.quick else (100, 1000)):
             layouts += [("%d routes by host" % n, n, "hosts"),
@@ -764,6 +916,16 @@ class Run:
         base = 18050
         procs = []
         for title, n, layout in layouts:
+            cases = [("first", 0), ("last", n - 1), ("none", None)]
+            if self.args.quick:
+                cases = [("last", n - 1)] + ([("none", None)] if layout == "paths" else [])
+            if n == 1:
+                cases = [("match", 0), ("none", None)]
+            if wanted:
+                cases = [x for x in cases if "%s, %s" % (title, x[0]) in wanted]
+            if not cases:
+                base += 10
+                continue
             routes = []
             for i in range(n):
                 if layout == "hosts":
@@ -776,11 +938,6 @@ class Run:
                                HTTP_EPS, GRPC_EPS, kedge_routes=routes)
             base += 10
             procs.append(p)
-            cases = [("first", 0), ("last", n - 1), ("none", None)]
-            if self.args.quick:
-                cases = [("last", n - 1)] + ([("none", None)] if layout == "paths" else [])
-            if n == 1:
-                cases = [("match", 0), ("none", None)]
             for case, i in cases:
                 if layout == "hosts":
                     host = ("r%04d.%s" % (i, HOST)) if i is not None else "none." + HOST
@@ -793,11 +950,47 @@ class Run:
                     return measure(p, wrk, "http://127.0.0.1:%d%s" % (p.ports["h1"], path),
                                    d, 64, host=host, expect=502 if case == "none" else 200)
                 specs.append((p, host, path, case, fn, "%s, %s" % (title, case)))
+
+        # the kinds of route, on one instance: a configured route, a route
+        # discovered from a labelled Service, an adhoc rule (a name that
+        # nginx's resolver resolves, cached for valid=), all to the same
+        # 10 endpoints
+        kinds = [k for k in ROUTE_KINDS if not wanted or k[0] in wanted]
+        kp = None
+        if kinds:
+            fixture.put_discovered()
+            kp = make_contender("kedge", "routekinds", 18095, KIND_EPS, GRPC_EPS, k8s=True,
+                                kedge_http=DISCOVERY_HTTP + "\n" + ADHOC_HTTP)
+            procs.append(kp)
+
         self.start(*procs)
         for p, host, path, case, fn, v in specs:
             check_http(p, host=host, path=path, expect=502 if case == "none" else 200)
-        self.rounds("routes", [("routes", v, "kedge", p, fn)
-                               for p, host, path, case, fn, v in specs])
+        todo = [("routes", v, "kedge", p, fn) for p, host, path, case, fn, v in specs]
+        failed = {}
+        if kp:
+            wait_kedge(kp, {DISC_BACKEND: len(KIND_EPS)})
+        for variant, host, route, backend in kinds:
+            # a variant that does not take the path it names is not measured
+            try:
+                check_route_kind(kp, variant, host, route, backend)
+            except RuntimeError as e:
+                log("routekinds: %s FAILED: %s" % (variant, e))
+                failed[variant] = str(e)
+                continue
+
+            def fn(d, warm=False, host=host):
+                return measure(kp, wrk, "http://127.0.0.1:%d/" % kp.ports["h1"], d, 64,
+                               host=host)
+            todo.append(("routekinds", variant, "kedge", kp, fn))
+        adhoc = any(t[:2] == ("routekinds", "adhoc route") for t in todo)
+        q0 = self.dns.queries() if adhoc else 0
+        self.rounds("routes", todo)
+        if kinds:
+            self.extra["routes"] = {"failed": failed}
+        if adhoc:
+            # nginx's resolver asked again only once valid= (600 s) ran out
+            self.extra["routes"]["dns_queries"] = self.dns.queries() - q0
         self.stop_all()
 
     # --- group "endpoints" (+ churn) ---------------------------------------
@@ -1051,10 +1244,11 @@ class Run:
         Variants: the proxy scenario (10 endpoints), 1 and 1000 routes by
         host (rNNNN.HOST, so that the host names are as long) and by path
         (/rNNNN/*, all on one host) matching the first, the last or no
-        route (kedge's 502), and 10 000 endpoints (every one warm first)."""
-        import http.client
+        route (kedge's 502), a discovered route and an adhoc rule (10
+        endpoints each), and 10 000 endpoints (every one warm first).  A
+        variant that fails (one whose requests do not take the path it
+        names, among others) is reported as failed; the others still run."""
         out = {}
-        n = self.args.callgrind_requests
         variants = [("nginx", "10 endpoints"), ("kedge", "10 endpoints"),
                     ("nginx", "h2"), ("kedge", "h2"), ("nginx", "grpc"), ("kedge", "grpc")]
         for layout in ("host", "path"):
@@ -1063,6 +1257,7 @@ class Run:
             variants += [("kedge", "1000 routes by %s, %s" % (layout, case))
                          for case in ("first", "last", "none")]
         variants += [("kedge", "10 endpoints, nginx's keepalive")]
+        variants += [("kedge", "discovered route"), ("kedge", "adhoc route")]
         if not self.args.quick:
             variants += [("nginx", "10000 endpoints"), ("kedge", "10000 endpoints"),
                          ("kedge", "10000 endpoints, nginx's keepalive")]
@@ -1075,136 +1270,194 @@ class Run:
             variants += [("kedge", v) for v in wanted if v not in known]
         base = 18260
         for c, variant in variants:
-            path = "/"
-            host = HOST
-            kw = {}
-            eps = HTTP_EPS
-            warm = 200
-            if variant.endswith("nginx's keepalive"):
-                kw["nginx_keepalive"] = True
-            m = re.match(r"(\d{1,4}) routes? by (host|path)(?:, (first|last|none))?$", variant)
-            if m:
-                count, layout, case = int(m.group(1)), m.group(2), m.group(3) or "first"
-                i = {"first": 0, "last": count - 1, "none": 9999}[case]
-                if layout == "host":
-                    kw["kedge_routes"] = ["kedge_http_route backend=web host=r%04d.%s;"
-                                          % (j, HOST) for j in range(count)]
-                    host = "r%04d.%s" % (i, HOST)
-                else:
-                    kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r%04d/*;"
-                                          % (HOST, j) for j in range(count)]
-                    path = "/r%04d/x" % i
-            elif variant.startswith("10000 endpoints"):
-                eps = many_endpoints(10000)
-                kw["keepalive"] = 20000
-                warm = 10000 + 200             # every endpoint's connection warm
-                if c == "kedge":
-                    fixture.put_service("eps10000", 10000)
-                    kw["k8s"] = True
-                    kw["kedge_backends"] = [
-                        "kedge_backend web k8s=eps10000.default:http protocol=http;",
-                        "kedge_backend echo endpoints=%s protocol=grpc;"
-                        % ",".join(addr(e) for e in GRPC_EPS)]
-            name = "callgrind-%s-%s" % (c, re.sub(r"[^a-z0-9]+", "-", variant))
-            p = make_contender(c, name, base, eps, GRPC_EPS, callgrind=True, **kw)
-            base += 5
-            cg = os.path.join(p.prefix, "callgrind.out")
-            for old in os.listdir(p.prefix):
-                if old.startswith("callgrind.out"):
-                    os.unlink(os.path.join(p.prefix, old))
-            vg = subprocess.Popen(
-                ["taskset", "-c", CPU_PROXY, "valgrind", "--tool=callgrind",
-                 "--callgrind-out-file=" + cg, "/usr/sbin/nginx", "-p", p.prefix + "/",
-                 "-c", p.conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            key = "%s|%s" % (c, variant)
             try:
-                wait_port(p.ports["h1"], timeout=120)
-                if kw.get("k8s"):
-                    wait_kedge(p, {"web": 10000}, timeout=300)
-
-                def requests(count):
-                    if variant in ("h2", "grpc"):
-                        # one HTTP/2 connection, one stream at a time
-                        grpc = variant == "grpc"
-                        cmd = ["h2load", "-n%d" % count, "-c1", "-m1",
-                               "-H", ":authority: %s" % HOST]
-                        if grpc:
-                            cmd += ["-d", os.path.join(WORK, "grpc-request.bin"),
-                                    "-H", "content-type: application/grpc",
-                                    "-H", "te: trailers"]
-                        url = "http://127.0.0.1:%d%s" % (
-                            p.ports["grpc" if grpc else "h2c"], GRPC_PATH if grpc else "/")
-                        o = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
-                        if not re.search(r"%d succeeded, 0 failed" % count, o):
-                            raise RuntimeError("callgrind %s %s: %s" % (c, variant, o))
-                        return
-                    conn = http.client.HTTPConnection("127.0.0.1", p.ports["h1"], timeout=60)
-                    status, start = ((502, b"unknown route to service") if variant.endswith("none")
-                                     else (200, b"backend "))
-                    for _ in range(count):
-                        conn.request("GET", path, headers={"Host": host})
-                        resp = conn.getresponse()
-                        body = resp.read()
-                        if resp.status != status or not body.startswith(start):
-                            raise RuntimeError("callgrind %s: %d %r" % (c, resp.status, body))
-                    conn.close()
-                a0, _ = stub()
-                requests(warm)                  # warm: upstream connections, caches
-                # a dump zeroes every count; "-z" would leave the costs of
-                # start-up in the functions' own counts and in "totals:"
-                sh(["callgrind_control", "-d", "warm", str(vg.pid)],
-                   stdout=subprocess.DEVNULL)
-                a1, _ = stub()
-                requests(n)
-                a2, _ = stub()
-                sh(["callgrind_control", "-d", "measured", str(vg.pid)],
-                   stdout=subprocess.DEVNULL)
-            finally:
-                vg.terminate()
-                try:
-                    vg.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    # the "measured" dump is written: a slow exit (a busy
-                    # core) costs nothing but the time
-                    vg.kill()
-                    vg.wait()
-            dumps = [x for x in os.listdir(p.prefix) if x.startswith("callgrind.out")
-                     and "measured" in open(os.path.join(p.prefix, x), errors="replace").read(4000)]
-            if not dumps:
-                raise RuntimeError("callgrind: no dump for %s" % c)
-            dump = os.path.join(p.prefix, sorted(dumps)[-1])
-            # "summary:", the instructions counted since the warm-up's dump;
-            # not "totals:", the sum of the cost lines, which in the first
-            # dump of a process (or the first after "callgrind_control -z")
-            # also holds start-up work: it did not double with twice the
-            # requests; a second dump of the same process has totals == summary
-            total = None
-            for line in open(dump, errors="replace"):
-                if line.startswith("summary:"):
-                    total = int(line.split()[1])
-            if total is None:
-                raise RuntimeError("callgrind: no summary in %s" % dump)
-            ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
-                                  dump], capture_output=True, text=True).stdout
-            def tops(text):
-                funcs, seen = [], set()
-                for line in text.splitlines():
-                    m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S+):(\S+)", line)
-                    if m and m.group(3) not in seen:
-                        seen.add(m.group(3))
-                        funcs.append((int(m.group(1).replace(",", "")) / n, m.group(3)))
-                return funcs
-            funcs = tops(ann)
-            self_funcs = tops(subprocess.run(["callgrind_annotate", "--inclusive=no",
-                                              "--threshold=100", dump],
-                                             capture_output=True, text=True).stdout)
-            out["%s|%s" % (c, variant)] = {
-                "contender": c, "variant": variant, "ir_per_request": total / n,
-                "requests": n, "warm": warm, "dump": dump, "top": funcs[:60],
-                "self": self_funcs[:15],
-                "new_conns": a2 - a1 - (1 + MANY_SPLIT)}
-            log("callgrind %s, %s: %.0f instructions per request (new upstream conns %d)"
-                % (c, variant, total / n, a2 - a1 - (1 + MANY_SPLIT)))
+                out[key] = self._callgrind_one(fixture, c, variant, base)
+            except Exception as e:
+                log("callgrind %s, %s: FAILED: %s" % (c, variant, e))
+                out[key] = {"contender": c, "variant": variant,
+                            "failed": "%s: %s" % (type(e).__name__, e)}
+            base += 5
         self.extra["callgrind"] = out
+
+    def _callgrind_one(self, fixture, c, variant, base):
+        import http.client
+        n = self.args.callgrind_requests
+        path = "/"
+        host = HOST
+        kw = {}
+        eps = HTTP_EPS
+        warm = 200
+        sync = {}                   # backends to wait for: name -> endpoints
+        kind = None                 # a route kind: its check
+        if variant.endswith("nginx's keepalive"):
+            kw["nginx_keepalive"] = True
+        m = re.match(r"(\d{1,4}) routes? by (host|path)(?:, (first|last|none))?$", variant)
+        if m:
+            count, layout, case = int(m.group(1)), m.group(2), m.group(3) or "first"
+            i = {"first": 0, "last": count - 1, "none": 9999}[case]
+            if layout == "host":
+                kw["kedge_routes"] = ["kedge_http_route backend=web host=r%04d.%s;"
+                                      % (j, HOST) for j in range(count)]
+                host = "r%04d.%s" % (i, HOST)
+            else:
+                kw["kedge_routes"] = ["kedge_http_route backend=web host=%s path=/r%04d/*;"
+                                      % (HOST, j) for j in range(count)]
+                path = "/r%04d/x" % i
+        elif variant.startswith("10000 endpoints"):
+            eps = many_endpoints(10000)
+            kw["keepalive"] = 20000
+            warm = 10000 + 200             # every endpoint's connection warm
+            if c == "kedge":
+                fixture.put_service("eps10000", 10000)
+                kw["k8s"] = True
+                kw["kedge_backends"] = [
+                    "kedge_backend web k8s=eps10000.default:http protocol=http;",
+                    "kedge_backend echo endpoints=%s protocol=grpc;"
+                    % ",".join(addr(e) for e in GRPC_EPS)]
+                sync = {"web": 10000}
+        elif variant in ("discovered route", "adhoc route"):
+            # kedge's "10 endpoints" instance (its configured route to
+            # HTTP_EPS untouched), plus discovery or an adhoc rule; the
+            # request is for the discovered host or the adhoc name
+            kind = [k for k in ROUTE_KINDS if k[0] == variant][0]
+            host = kind[1]
+            if variant == "discovered route":
+                fixture.put_discovered()
+                kw["k8s"] = True
+                kw["kedge_http"] = DISCOVERY_HTTP
+                sync = {DISC_BACKEND: len(KIND_EPS)}
+            else:
+                kw["kedge_http"] = ADHOC_HTTP
+        name = "callgrind-%s-%s" % (c, re.sub(r"[^a-z0-9]+", "-", variant))
+        p = make_contender(c, name, base, eps, GRPC_EPS, callgrind=True, **kw)
+        cg = os.path.join(p.prefix, "callgrind.out")
+        for old in os.listdir(p.prefix):
+            if old.startswith("callgrind.out"):
+                os.unlink(os.path.join(p.prefix, old))
+        vg = subprocess.Popen(
+            ["taskset", "-c", CPU_PROXY, "valgrind", "--tool=callgrind",
+             "--callgrind-out-file=" + cg, "/usr/sbin/nginx", "-p", p.prefix + "/",
+             "-c", p.conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        dns_queries = None
+        try:
+            wait_port(p.ports["h1"], timeout=120)
+            if sync:
+                wait_kedge(p, sync, timeout=300)
+            if kind:
+                # the path it names, or the variant fails
+                check_route_kind(p, variant, kind[1], kind[2], kind[3], timeout=120)
+
+            def requests(count):
+                if variant in ("h2", "grpc"):
+                    # one HTTP/2 connection, one stream at a time
+                    grpc = variant == "grpc"
+                    cmd = ["h2load", "-n%d" % count, "-c1", "-m1",
+                           "-H", ":authority: %s" % HOST]
+                    if grpc:
+                        cmd += ["-d", os.path.join(WORK, "grpc-request.bin"),
+                                "-H", "content-type: application/grpc",
+                                "-H", "te: trailers"]
+                    url = "http://127.0.0.1:%d%s" % (
+                        p.ports["grpc" if grpc else "h2c"], GRPC_PATH if grpc else "/")
+                    o = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
+                    if not re.search(r"%d succeeded, 0 failed" % count, o):
+                        raise RuntimeError("callgrind %s %s: %s" % (c, variant, o))
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", p.ports["h1"], timeout=60)
+                status, start = ((502, b"unknown route to service") if variant.endswith("none")
+                                 else (200, b"backend "))
+                for _ in range(count):
+                    conn.request("GET", path, headers={"Host": host})
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    if kind:
+                        # every request: the backend's name (a discovered
+                        # one's; none for adhoc), one of the 10 endpoints
+                        check_response("callgrind %s" % variant, resp.status,
+                                       {k.lower(): v for k, v in resp.getheaders()},
+                                       body, kind[3])
+                    elif resp.status != status or not body.startswith(start):
+                        raise RuntimeError("callgrind %s: %d %r" % (c, resp.status, body))
+                conn.close()
+            a0, _ = stub()
+            requests(warm)                  # warm: upstream connections, caches
+            if variant == "adhoc route":
+                time.sleep(0.5)             # dnsmasq's log of the warm-up's query
+                q0 = self.dns.queries()
+            # a dump zeroes every count; "-z" would leave the costs of
+            # start-up in the functions' own counts and in "totals:"
+            sh(["callgrind_control", "-d", "warm", str(vg.pid)],
+               stdout=subprocess.DEVNULL)
+            a1, _ = stub()
+            requests(n)
+            a2, _ = stub()
+            sh(["callgrind_control", "-d", "measured", str(vg.pid)],
+               stdout=subprocess.DEVNULL)
+            if variant == "adhoc route":
+                time.sleep(0.5)
+                dns_queries = self.dns.queries() - q0
+                if dns_queries:
+                    # the resolver's cache (valid=600s) should have served
+                    # every measured request
+                    raise RuntimeError("adhoc route: %d DNS queries during the %d "
+                                       "requests counted" % (dns_queries, n))
+        finally:
+            vg.terminate()
+            try:
+                vg.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                # the "measured" dump is written: a slow exit (a busy
+                # core) costs nothing but the time
+                vg.kill()
+                vg.wait()
+        dumps = [x for x in os.listdir(p.prefix) if x.startswith("callgrind.out")
+                 and "measured" in open(os.path.join(p.prefix, x), errors="replace").read(4000)]
+        if not dumps:
+            raise RuntimeError("callgrind: no dump for %s" % c)
+        dump = os.path.join(p.prefix, sorted(dumps)[-1])
+        # "summary:" is what callgrind counted since the counters were
+        # zeroed; "totals:", the sum of the dump's cost lines, also holds
+        # costs of code first run before the zeroing (OpenSSL's random
+        # number generator, behind $request_id: some 7 million
+        # instructions whatever the number of requests counted), as
+        # tools/jwt_callgrind.py found
+        summary = totals = None
+        for line in open(dump, errors="replace"):
+            if line.startswith("summary:"):
+                summary = int(line.split()[1])
+            elif line.startswith("totals:"):
+                totals = int(line.split()[1])
+        total = summary if summary is not None else totals
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                              dump], capture_output=True, text=True).stdout
+
+        def tops(text):
+            funcs, seen = [], set()
+            for line in text.splitlines():
+                m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S+):(\S+)", line)
+                if m and m.group(3) not in seen:
+                    seen.add(m.group(3))
+                    funcs.append((int(m.group(1).replace(",", "")) / n, m.group(3)))
+            return funcs
+        funcs = tops(ann)
+        self_funcs = tops(subprocess.run(["callgrind_annotate", "--inclusive=no",
+                                          "--threshold=100", dump],
+                                         capture_output=True, text=True).stdout)
+        log("callgrind %s, %s: %.0f instructions per request (new upstream conns %d)"
+            % (c, variant, total / n, a2 - a1 - (1 + MANY_SPLIT)))
+        r = {"contender": c, "variant": variant, "ir_per_request": total / n,
+             "totals_per_request": totals / n if totals is not None else None,
+             "requests": n, "warm": warm, "dump": dump, "top": funcs[:60],
+             "self": self_funcs[:15],
+             "new_conns": a2 - a1 - (1 + MANY_SPLIT)}
+        if dns_queries is not None:
+            r["dns_queries"] = dns_queries
+        if c == "kedge" and (kind or variant == "10 endpoints"):
+            # every function's exclusive count: where a route kind's
+            # difference to the configured route goes
+            r["self_all"] = dict((f, ir) for ir, f in self_funcs)
+        return r
 
 
 def percentile(sorted_values, pct):
@@ -1415,6 +1668,16 @@ def write_results(run, args, started, finished):
                       ", none" if case == "none" else ""),
                    ratio("routes", "1000 routes by %s, %s" % (layout, case), "kedge",
                          "routes", one, "kedge"), 0.97, cg=cg)
+    # the kinds of route: no target in the issue, the figures only;
+    # reference: kedge's configured route (wall clock: the same instance;
+    # callgrind: kedge's "10 endpoints")
+    for v in ("discovered route", "adhoc route"):
+        a = ratio("routekinds", v, "kedge", "routekinds", "configured route", "kedge")
+        b = cg_ratio("kedge|10 endpoints", "kedge|" + v)
+        if a is None and b is None:
+            continue
+        w("| %s, × kedge's configured route (no target) | %s | – | %s | – |"
+          % (v, fmt(a, "%.3f×"), fmt(b, "%.3f×")))
     target("10 000 endpoints ≥ 0.97× 10 endpoints",
            ratio("endpoints", "10000 endpoints", "kedge", "endpoints", "10 endpoints", "kedge"), 0.97,
            cg=cg_ratio("kedge|10 endpoints", "kedge|10000 endpoints"))
@@ -1466,6 +1729,43 @@ def write_results(run, args, started, finished):
             x, rs = cell("routes", v, "kedge")
             w("| %s | %.0f | %s | %s |" % (v, x, "%.3f" % (x / one) if one else "–",
                                           fmt(med(rs, "p99"), "%.2f")))
+        w("")
+
+    # --- route kinds
+    kr = [r for r in R if r["scenario"] == "routekinds"]
+    kx = run.extra.get("routes", {})
+    if kr or kx.get("failed"):
+        w("## Kinds of route (ngx_kedge_module)")
+        w("")
+        w("One instance, HTTP/1.1 keepalive (wrk), the same 10 endpoints "
+          "(%s:%d) three ways: a configured route (`kedge_http_route host=%s`), "
+          "the route `kedge_discovery` made of a labelled Service (Host `%s`, "
+          "backend `%s` from its EndpointSlice) and an adhoc rule "
+          "(`kedge_http_adhoc *.adhoc.bench.local`, Host `%s`: the name's 10 A "
+          "records from dnsmasq on loopback, cached by nginx's resolver for "
+          "`valid=600s`). The reference is **kedge's configured route**, measured "
+          "on the same instance in the same rounds; the issue sets no target for "
+          "these. Before measuring, each request was checked to take the path "
+          "it names (`x-kedge-backend-name`, `$kedge_route`)."
+          % ("127.0.1.1–10", KIND_EPS[0][1], HOST, DISC_HOST, DISC_BACKEND, ADHOC_HOST))
+        w("")
+        w("| route | req/s | × configured route | µs CPU/req | p99 ms |")
+        w("|---|---:|---:|---:|---:|")
+        conf, _ = cell("routekinds", "configured route", "kedge")
+        for v, _, _, _ in ROUTE_KINDS:
+            if v in kx.get("failed", {}):
+                w("| %s | **failed**: %s | | | |" % (v, kx["failed"][v].replace("|", "\\|")))
+                continue
+            x, rs = cell("routekinds", v, "kedge")
+            if x is None:
+                continue
+            w("| %s | %.0f | %s | %s | %s |" % (v, x, "%.3f" % (x / conf) if conf else "–",
+                                              fmt(med(rs, "cpu_us_per_req"), "%.1f"),
+                                              fmt(med(rs, "p99"), "%.2f")))
+        if "dns_queries" in kx:
+            w("")
+            w("DNS queries for the adhoc name during the group's rounds: %d."
+              % kx["dns_queries"])
         w("")
 
     # --- jwt
@@ -1541,26 +1841,78 @@ def write_results(run, args, started, finished):
           "it does vary by up to about 2 %% from run to run (how many events one "
           "turn of the event loop handles depends on timing). h2 and grpc: one "
           "h2load connection, one stream at a time."
-          % next(iter(cg.values()))["requests"])
+          % max([v.get("requests", 0) for v in cg.values()]))
         w("")
         w("| contender | variant | instructions / request | × plain NGINX, 10 endpoints | new upstream conns |")
         w("|---|---|---:|---:|---:|")
         b0 = cg.get("nginx|10 endpoints", {}).get("ir_per_request")
         for v in cg.values():
+            if v.get("failed"):
+                w("| %s | %s | **failed**: %s | | |" % (
+                    LABEL[v["contender"]], v["variant"], v["failed"].replace("|", "\\|")))
+                continue
             w("| %s | %s | %.0f | %s | %d |" % (
                 LABEL[v["contender"]], v["variant"], v["ir_per_request"],
                 "%.3f" % (v["ir_per_request"] / b0) if b0 else "–", v["new_conns"]))
         w("")
+        k0 = cg.get("kedge|10 endpoints", {}).get("ir_per_request")
+        kinds = [cg[k] for k in ("kedge|discovered route", "kedge|adhoc route")
+                 if k in cg and not cg[k].get("failed")]
+        if k0 and kinds:
+            w("Kinds of route: against **kedge's configured route** (its \"10 "
+              "endpoints\" variant, this run); the issue sets no target. "
+              "Discovered: the same instance with `kedge_discovery` and a "
+              "labelled Service whose route (Host `%s`) leads to its backend "
+              "`%s`, 10 endpoints from its EndpointSlice; adhoc: with "
+              "`kedge_http_adhoc *.adhoc.bench.local` and Host `%s`, the name's 10 "
+              "addresses resolved by nginx's resolver once in the warm-up and "
+              "cached (`valid=600s`; the DNS server saw no query during the "
+              "requests counted). Every counted response was checked "
+              "(`x-kedge-backend-name`: the discovered backend's, none for "
+              "adhoc; one of the 10 endpoints), and `$kedge_route` before."
+              % (DISC_HOST, DISC_BACKEND, ADHOC_HOST))
+            w("")
+            w("| route | instructions / request | × configured route | difference |")
+            w("|---|---:|---:|---:|")
+            w("| configured route | %.0f | 1.000 | 0 |" % k0)
+            for v in kinds:
+                w("| %s | %.0f | %.3f | %+.0f |" % (v["variant"], v["ir_per_request"],
+                                                   v["ir_per_request"] / k0,
+                                                   v["ir_per_request"] - k0))
+            w("")
+            s0 = cg["kedge|10 endpoints"].get("self_all")
+            for v in kinds:
+                s1 = v.get("self_all")
+                if not s0 or not s1:
+                    continue
+                # (the frames live when the counters were zeroed show the
+                # whole count: not functions of a request)
+                live = {f for f, ir in s0.items() if ir >= 0.9 * k0}
+                live |= {f for f, ir in s1.items() if ir >= 0.9 * v["ir_per_request"]}
+                d = sorted(((s1.get(f, 0) - s0.get(f, 0), f)
+                            for f in (set(s0) | set(s1)) - live),
+                           key=lambda x: -abs(x[0]))
+                w("%s: where the difference goes (exclusive instructions per request, "
+                  "%s minus configured route; the largest ten):" % (v["variant"], v["variant"]))
+                w("")
+                w("| function | instructions / request |")
+                w("|---|---:|")
+                for ir, f in d[:10]:
+                    w("| `%s` | %+.0f |" % (f, ir))
+                w("")
         for key, title in (("kedge|10 endpoints", "10 endpoints"),
+                           ("kedge|discovered route", "discovered route"),
+                           ("kedge|adhoc route", "adhoc route"),
                            ("kedge|1000 routes by host, last", "1000 routes by host, last"),
                            ("kedge|1000 routes by path, last", "1000 routes by path, last"),
                            ("kedge|10000 endpoints", "10 000 endpoints"),
                            ("kedge|10000 endpoints, nginx's keepalive",
                             "10 000 endpoints, nginx's keepalive")):
             v = cg.get(key)
-            if not v:
+            if not v or v.get("failed"):
                 continue
             rows = [(ir, f) for ir, f in v["top"] if "kedge" in f or "keepalive" in f
+                    or (key == "kedge|adhoc route" and "resolve" in f)
                     or f in ("ngx_memn2cmp", "__memcmp_evex_movbe", "ngx_http_upstream_get_round_robin_peer")]
             if rows:
                 w("ngx_kedge_module, %s: functions, inclusive instructions per request "
@@ -1574,7 +1926,7 @@ def write_results(run, args, started, finished):
         for key in ("kedge|10000 endpoints", "kedge|10000 endpoints, nginx's keepalive",
                     "nginx|10000 endpoints"):
             v = cg.get(key)
-            if not v or not v.get("self"):
+            if not v or v.get("failed") or not v.get("self"):
                 continue
             w("%s, %s: where the instructions go (exclusive, per "
               "request; `0x...` are static functions of Debian's stripped "
@@ -1654,8 +2006,8 @@ def main():
     ap.add_argument("--contenders", default=",".join(CONTENDERS),
                     help="a subset, for trying things out (the report needs all)")
     ap.add_argument("--variants",
-                    help="callgrind: only these variants, separated by \";\", for trying "
-                         "things out (the report needs all)")
+                    help="callgrind and routes: only these variants, separated by \";\", "
+                         "for trying things out (the report needs all)")
     ap.add_argument("--out", default=os.path.join(BENCH, "RESULTS.md"))
     ap.add_argument("--merge", action="store_true",
                     help="keep the last run's figures of the groups not run now")
@@ -1707,13 +2059,17 @@ def measure_all(args, groups):
     started = datetime.datetime.utcnow()
     backends = make_backends()
     fixture = Fixture()
+    run.dns = dns = Dns()
     try:
         for b in backends:
             b.start()
             OURS.append(b)
-        if {"endpoints", "propagation", "callgrind"} & set(groups):
+        if {"routes", "endpoints", "propagation", "callgrind"} & set(groups):
             fixture.start()
             OURS.append(fixture.proc)
+        if {"routes", "callgrind"} & set(groups):
+            dns.start()
+            OURS.append(dns.proc)
         for g in groups:
             log("group %s" % g)
             run.group_times[g] = [datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")]
@@ -1729,6 +2085,7 @@ def measure_all(args, groups):
     finally:
         run.stop_all()
         fixture.stop()
+        dns.stop()
         for b in backends:
             b.stop()
     return run, started
@@ -1738,7 +2095,7 @@ def run_group(run, g, fixture):
     if g == "proxy":
         run.group_proxy()
     elif g == "routes":
-        run.group_routes()
+        run.group_routes(fixture)
     elif g == "endpoints":
         run.group_endpoints(fixture)
     elif g == "propagation":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: ngx_kedge_module against plain NGINX (the baseline), an
 # ingress-nginx style balancer_by_lua and HAProxy, on loopback, in one run.
-# Writes bench/RESULTS.md.  Needs root (packages, file limits) and 2 cores.
+# Writes bench/RESULTS.md.  Needs root (packages, file limits, dnsmasq) and 2 cores.
 #
 #   bench/run.sh                 full run, about 15 minutes on a quiet machine
 #   bench/run.sh --quick         fewer variants, 3 rounds of 1 s: 4 to 13 minutes
