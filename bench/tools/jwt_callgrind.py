@@ -23,13 +23,13 @@ PORT+1 (backend), PORT+2 and PORT+3 (issuer and its control port).
 import argparse
 import http.client
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+
+from callgrind_common import annotate, counts, sh, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -94,41 +94,12 @@ http {
 """
 
 
-def sh(cmd, **kw):
-    subprocess.run(cmd, check=True, **kw)
-
-
-def wait_port(port, timeout=120):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("nothing listens on %d" % port)
-
-
 def tokens(work, keys, key, iss, n, name, extra=()):
     out = os.path.join(work, "tokens-" + name)
     sh(["node", os.path.join(REPO, "bench", "tools", "tokens.mjs"), keys, key, iss,
         str(n), out] + list(extra))
     with open(out) as f:
         return [line.strip() for line in f if line.strip()]
-
-
-def annotate(dump, n, inclusive):
-    text = subprocess.run(["callgrind_annotate", "--inclusive=" + inclusive,
-                           "--threshold=100", dump],
-                          capture_output=True, text=True).stdout
-    rows, seen = [], set()
-    for line in text.splitlines():
-        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S+):(\S+)", line)
-        if m and m.group(3) not in seen:
-            seen.add(m.group(3))
-            rows.append((int(m.group(1).replace(",", "")) / n, m.group(3),
-                         os.path.basename(m.group(2))))
-    return rows
 
 
 def measure(args, work, variant, path, toks, warm, n, expect):
@@ -187,16 +158,7 @@ def measure(args, work, variant, path, toks, warm, n, expect):
              if x.startswith("callgrind.out")
              and "measured" in open(os.path.join(prefix, x), errors="replace").read(4000)]
     dump = sorted(dumps)[-1]
-    return summary(dump) / n, dump
-
-
-def summary(dump):
-    """The program's total, as callgrind_annotate shows it: "totals:" can
-    be larger in a dump taken after a zero (-z), so "summary:"."""
-    for line in open(dump, errors="replace"):
-        if line.startswith("summary:"):
-            return int(line.split()[1])
-    raise RuntimeError("%s: no summary" % dump)
+    return counts(dump)["summary"] / n, dump
 
 
 def raw_verify(work, n):
@@ -210,7 +172,7 @@ def raw_verify(work, n):
             sh(["valgrind", "--tool=callgrind", "--toggle-collect=verify_loop",
                 "--callgrind-out-file=" + cg, exe, alg, what, str(n)],
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out[(alg, what)] = summary(cg) / n
+            out[(alg, what)] = counts(cg)["summary"] / n
     return out
 
 

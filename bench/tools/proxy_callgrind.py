@@ -32,10 +32,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+
+import callgrind_common
+from callgrind_common import counts, sh, wait_port
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench import kedge_upstream  # noqa: E402 (bench/bench.py: the kedge upstream block)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -105,21 +110,6 @@ def fill(template, **values):
     return text
 
 
-def sh(cmd, **kw):
-    subprocess.run(cmd, check=True, **kw)
-
-
-def wait_port(port, timeout=120):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("nothing listens on %d" % port)
-
-
 def endpoints(port):
     return ["127.0.7.%d:%d" % (i + 1, port) for i in range(ENDPOINTS)]
 
@@ -137,7 +127,7 @@ def conf(args, contender):
                     GRPC_SERVERS="\n".join("        server %s;" % e for e in grpc))
     return fill("nginx-kedge.conf", MODULE=args.module, COMMON_MAIN=COMMON_MAIN,
                 COMMON_HTTP=common_http, LISTENS=listens, OPS_PORT=p + 3,
-                KEEPALIVE=256, KUBERNETES="",
+                UPSTREAM=kedge_upstream(256), KUBERNETES="",
                 EXTRA_HTTP="".join("    %s;\n" % d for d in args.kedge_http if d),
                 EXTRA_LOCATIONS="",
                 BACKENDS="\n".join([
@@ -172,19 +162,6 @@ def requests(args, work, contender, proto, count):
     o = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
     if not re.search(r"%d succeeded, 0 failed" % count, o):
         raise RuntimeError("%s-%s: %s" % (contender, proto, o))
-
-
-def counts(dump):
-    """The dump's "summary:" and "totals:" (the latter, after a zero,
-    also holds what was zeroed of the functions on the stack)."""
-    out = {}
-    for line in open(dump, errors="replace"):
-        for k in ("summary:", "totals:"):
-            if line.startswith(k):
-                out[k[:-1]] = int(line.split()[1])
-    if "summary" not in out:
-        raise RuntimeError("%s: no summary" % dump)
-    return out
 
 
 def measure(args, work, contender, proto, n, run=0):
@@ -224,18 +201,8 @@ def measure(args, work, contender, proto, n, run=0):
 
 
 def annotate(dump, n, inclusive):
-    text = subprocess.run(["callgrind_annotate", "--inclusive=" + inclusive,
-                           "--threshold=100", dump],
-                          capture_output=True, text=True).stdout
-    rows = {}
-    for line in text.splitlines():
-        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S+):(\S+)", line)
-        if m:
-            fn = m.group(3)
-            if fn not in rows:
-                rows[fn] = (int(m.group(1).replace(",", "")) / n,
-                            os.path.basename(m.group(2)))
-    return rows
+    """function -> (instructions per request, file)"""
+    return {fn: (ir, fl) for ir, fn, fl in callgrind_common.annotate(dump, n, inclusive)}
 
 
 def main():
