@@ -59,6 +59,7 @@ K8S_PORT, K8S_CONTROL = 18900, 18901
 DNS_PORT = 18902
 
 HOST = "bench.demo.local"
+COLD_RATE = 25000          # the most cold JWT verifications a second we expect
 GRPC_PATH = "/kedge.test.Echo/Unary"
 
 # the route kinds of ngx_kedge_module (scenario "routekinds", callgrind's
@@ -1168,9 +1169,11 @@ class Run:
         tok = os.path.join(WORK, "tokens")
         os.makedirs(tok, exist_ok=True)
         gen = os.path.join(BENCH, "tools", "tokens.mjs")
-        # enough fresh tokens for every cold request of the run (~20k/s at
-        # most on one core for ES256 verification in the lead's trials)
-        ncold = (60000 if self.args.quick else 150000) * max(1, self.args.rounds // 3)
+        # enough fresh tokens for every cold request of the run: each
+        # measurement may take COLD_RATE a second (ES256 verification runs
+        # at 15k/s on one core here); the warm-up and up to one retake per
+        # round (a disturbed measurement) come on top
+        ncold = int(COLD_RATE * self.args.duration) * (2 * self.args.rounds + 1)
         for name, n, extra in (("warm", 1, []), ("cold", ncold, []),
                                ("expired", 1, ["--exp-in", "-3600"]),
                                ("badsig", 1, ["--bad-sig"])):
@@ -1212,11 +1215,13 @@ class Run:
 
         def jwt_cold(d, warm=False):
             # every run starts past the tokens the earlier ones used
-            env = dict(cold_env, BENCH_TOKENS_FROM=str(cursor[0]))
+            env = dict(cold_env, BENCH_TOKENS_FROM=str(cursor[0]),
+                       BENCH_TOKENS_COUNT=str(int(COLD_RATE * d)))
             r = measure(p, wrk, url + "/jwt/x", d, 64, env=env, script=script)
             cursor[0] += r["requests"] + 64
-            if cursor[0] > ncold:
-                log("jwt: more cold requests than tokens: some were cache hits")
+            if r["requests"] + 64 > COLD_RATE * d or cursor[0] > ncold:
+                raise RuntimeError("jwt: more cold requests than fresh tokens "
+                                   "(%d in %s s)" % (r["requests"], d))
             return r
 
         def jwt_expired(d, warm=False):
