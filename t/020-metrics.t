@@ -217,14 +217,21 @@ kedge_grpc_handled_total{backend_name="",protocol="grpc",grpc_code="Unimplemente
 u=http://127.0.0.1:$TEST_NGINX_SERVER_PORT
 for i in 1 2 3; do curl -s -o /dev/null -H 'Host: web.test' $u/; done
 curl -s -o /dev/null -H 'Host: nowhere.test' $u/
-old=$(pgrep -P $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid) | sort | tr '\n' ' ')
-kill -HUP $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid)
-for i in $(seq 1 100); do
-    new=$(pgrep -P $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid) | sort | tr '\n' ' ')
-    [ -n "$new" ] && [ "$new" != "$old" ] && break
+# a request is counted in the log phase, just after its response is
+# sent: the reload copies the counters, so wait until all four are in
+for i in $(seq 1 50); do
+    curl -s $u/metrics | grep -q 'code="2xx"} 3$' \
+        && curl -s $u/metrics | grep -q 'type="no-route"} 1$' && break
     sleep 0.1
 done
-sleep 0.5
+old=$(pgrep -P $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid) | sort)
+kill -HUP $(cat $TEST_NGINX_SERVER_ROOT/logs/nginx.pid)
+# then until the old workers are gone: the new ones serve and count
+for i in $(seq 1 100); do
+    left=$(for p in $old; do [ -d /proc/$p ] && echo $p; done)
+    [ -z "$left" ] && break
+    sleep 0.1
+done
 curl -s -o /dev/null -H 'Host: web.test' $u/
 curl -s $u/metrics | grep -E '^kedge_(requests|proxy_errors)_total\{' | grep -v ' 0$'
 --- response_body
