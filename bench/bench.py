@@ -1168,7 +1168,7 @@ class Run:
     def _group_jwt(self, keys, iss):
         tok = os.path.join(WORK, "tokens")
         os.makedirs(tok, exist_ok=True)
-        gen = os.path.join(BENCH, "tools", "tokens.mjs")
+        gen = os.path.join(REPO, "t", "fixtures", "oidc", "tokens.mjs")
         # enough fresh tokens for every cold request of the run: each
         # measurement may take COLD_RATE a second (ES256 verification runs
         # at 15k/s on one core here); the warm-up and up to one retake per

@@ -1503,6 +1503,9 @@ ngx_http_kedge_auth_token(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
         }
 
         if (rc == NGX_OK) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "kedge auth: token verified before, from the "
+                           "cache");
             goto verified;
         }
 

@@ -139,8 +139,10 @@ typedef struct {
 
 
 /* a verified token, by a digest of the token and of its policy */
-typedef struct {
-    ngx_rbtree_node_t               node;        /* key: digest bytes */
+typedef struct ngx_kedge_store_token_s  ngx_kedge_store_token_t;
+
+struct ngx_kedge_store_token_s {
+    ngx_kedge_store_token_t        *next;        /* in its bucket */
     ngx_queue_t                     queue;       /* least recently used */
     time_t                          expires;
     ngx_uint_t                      issuer;
@@ -148,7 +150,7 @@ typedef struct {
     u_char                          digest[NGX_KEDGE_STORE_DIGEST_LEN];
     u_short                         sub_len;
     u_char                          sub[1];
-} ngx_kedge_store_token_t;
+};
 
 
 typedef struct {
@@ -173,8 +175,8 @@ typedef struct {
     ngx_kedge_store_block_t        *blocks;
     ngx_atomic_t                   *counters;
 
-    ngx_rbtree_t                    tokens;
-    ngx_rbtree_node_t               tokens_sentinel;
+    ngx_kedge_store_token_t       **tokens;      /* buckets */
+    ngx_uint_t                      tokens_mask;
     ngx_queue_t                     tokens_lru;
     ngx_uint_t                      ntokens;
     ngx_uint_t                      max_tokens;

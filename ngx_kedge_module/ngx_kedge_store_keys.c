@@ -12,11 +12,15 @@
  * reload.  A worker that meets an unknown kid asks the fetcher for a
  * fetch through "refetch", at most once per cool-down.
  *
- * Verified tokens are kept until they expire, in a red-black tree by the
- * digest of token and policy, evicted least recently used first; they
- * may take at most a quarter of the zone, so that endpoints and keys
- * always find room.  An entry counts only while its issuer has dropped
- * no key since (the epoch): a key taken away revokes its tokens at once.
+ * Verified tokens are kept until they expire, in a hash table by the
+ * digest of token and policy (its first bytes pick the bucket: it is a
+ * SHA-256, and only tokens that passed verification get in; the table
+ * has a bucket per entry at most), evicted least recently used first;
+ * they may take at most a quarter of the zone, so that endpoints and
+ * keys always find room (a red-black tree of 30 000 tokens cost a cache
+ * miss a level, under the zone's lock).  An entry counts only while its
+ * issuer has dropped no key since (the epoch): a key taken away revokes
+ * its tokens at once.
  */
 
 
@@ -26,10 +30,12 @@
 #define NGX_KEDGE_STORE_TOKEN_SIZE  512      /* slab size of an entry */
 
 
-static void ngx_kedge_store_token_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_kedge_store_token_t **ngx_kedge_store_token_bucket(
+    ngx_kedge_store_sh_t *sh, u_char *digest);
 static ngx_kedge_store_token_t *ngx_kedge_store_token_find(
     ngx_kedge_store_sh_t *sh, u_char *digest);
+static void ngx_kedge_store_token_remove(ngx_kedge_store_t *store,
+    ngx_kedge_store_token_t *t);
 static void ngx_kedge_store_token_evict(ngx_kedge_store_t *store,
     ngx_uint_t all_expired);
 
@@ -94,12 +100,24 @@ ngx_kedge_store_keys_init(ngx_kedge_store_t *store)
         ngx_memcpy(is->url, url[i].data, url[i].len);
     }
 
-    ngx_rbtree_init(&sh->tokens, &sh->tokens_sentinel,
-                    ngx_kedge_store_token_insert);
     ngx_queue_init(&sh->tokens_lru);
 
     sh->max_tokens = store->shm_zone->shm.size / 4
                      / NGX_KEDGE_STORE_TOKEN_SIZE;
+
+    /* a power of two, at least as many buckets as entries */
+
+    for (n = 1; n < sh->max_tokens; n <<= 1) {
+        /* void */
+    }
+
+    sh->tokens = ngx_slab_calloc(store->shpool,
+                                 n * sizeof(ngx_kedge_store_token_t *));
+    if (sh->tokens == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->tokens_mask = n - 1;
 
     return NGX_OK;
 }
@@ -420,10 +438,7 @@ ngx_kedge_store_token_get(ngx_kedge_store_t *store, u_char *digest,
             rc = NGX_OK;
 
         } else {
-            ngx_queue_remove(&t->queue);
-            ngx_rbtree_delete(&sh->tokens, &t->node);
-            ngx_slab_free_locked(store->shpool, t);
-            sh->ntokens--;
+            ngx_kedge_store_token_remove(store, t);
         }
     }
 
@@ -438,8 +453,8 @@ ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
     time_t expires, ngx_uint_t issuer, ngx_uint_t epoch, u_char *sub,
     size_t sub_len)
 {
-    ngx_kedge_store_sh_t     *sh;
-    ngx_kedge_store_token_t  *t;
+    ngx_kedge_store_sh_t      *sh;
+    ngx_kedge_store_token_t   *t, **bucket;
 
     if (store->retired || issuer >= store->sh->nissuers
         || sub_len > NGX_KEDGE_STORE_TOKEN_SIZE
@@ -472,14 +487,16 @@ ngx_kedge_store_token_put(ngx_kedge_store_t *store, u_char *digest,
     }
 
     ngx_memcpy(t->digest, digest, NGX_KEDGE_STORE_DIGEST_LEN);
-    ngx_memcpy(&t->node.key, digest, sizeof(ngx_rbtree_key_t));
     t->expires = expires;
     t->issuer = issuer;
     t->epoch = epoch;
     t->sub_len = (u_short) sub_len;
     ngx_memcpy(t->sub, sub, sub_len);
 
-    ngx_rbtree_insert(&sh->tokens, &t->node);
+    bucket = ngx_kedge_store_token_bucket(sh, digest);
+    t->next = *bucket;
+    *bucket = t;
+
     ngx_queue_insert_head(&sh->tokens_lru, &t->queue);
     sh->ntokens++;
 
@@ -516,10 +533,7 @@ ngx_kedge_store_token_evict(ngx_kedge_store_t *store, ngx_uint_t full)
             return;
         }
 
-        ngx_queue_remove(q);
-        ngx_rbtree_delete(&sh->tokens, &t->node);
-        ngx_slab_free_locked(store->shpool, t);
-        sh->ntokens--;
+        ngx_kedge_store_token_remove(store, t);
 
         if (full) {
             return;
@@ -528,75 +542,54 @@ ngx_kedge_store_token_evict(ngx_kedge_store_t *store, ngx_uint_t full)
 }
 
 
+static ngx_kedge_store_token_t **
+ngx_kedge_store_token_bucket(ngx_kedge_store_sh_t *sh, u_char *digest)
+{
+    uint64_t  key;
+
+    ngx_memcpy(&key, digest, sizeof(uint64_t));
+
+    return &sh->tokens[key & sh->tokens_mask];
+}
+
+
 static ngx_kedge_store_token_t *
 ngx_kedge_store_token_find(ngx_kedge_store_sh_t *sh, u_char *digest)
 {
-    ngx_int_t                 rc;
-    ngx_rbtree_key_t          key;
-    ngx_rbtree_node_t        *node, *sentinel;
     ngx_kedge_store_token_t  *t;
 
-    ngx_memcpy(&key, digest, sizeof(ngx_rbtree_key_t));
-
-    node = sh->tokens.root;
-    sentinel = sh->tokens.sentinel;
-
-    while (node != sentinel) {
-
-        if (key != node->key) {
-            node = (key < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        t = (ngx_kedge_store_token_t *) node;
-
-        rc = ngx_memcmp(digest, t->digest, NGX_KEDGE_STORE_DIGEST_LEN);
-
-        if (rc == 0) {
+    for (t = *ngx_kedge_store_token_bucket(sh, digest); t; t = t->next) {
+        if (ngx_memcmp(digest, t->digest, NGX_KEDGE_STORE_DIGEST_LEN) == 0) {
             return t;
         }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
 }
 
 
+/* under the lock: out of its bucket and the LRU list, and freed */
+
 static void
-ngx_kedge_store_token_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+ngx_kedge_store_token_remove(ngx_kedge_store_t *store,
+    ngx_kedge_store_token_t *t)
 {
-    ngx_rbtree_node_t        **p;
-    ngx_kedge_store_token_t   *t, *tt;
+    ngx_kedge_store_sh_t      *sh;
+    ngx_kedge_store_token_t  **p;
 
-    for ( ;; ) {
+    sh = store->sh;
 
-        if (node->key < temp->key) {
-            p = &temp->left;
+    p = ngx_kedge_store_token_bucket(sh, t->digest);
 
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            t = (ngx_kedge_store_token_t *) node;
-            tt = (ngx_kedge_store_token_t *) temp;
-
-            p = (ngx_memcmp(t->digest, tt->digest,
-                            NGX_KEDGE_STORE_DIGEST_LEN) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
+    while (*p && *p != t) {
+        p = &(*p)->next;
     }
 
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    if (*p) {
+        *p = t->next;
+    }
+
+    ngx_queue_remove(&t->queue);
+    ngx_slab_free_locked(store->shpool, t);
+    sh->ntokens--;
 }

@@ -35,6 +35,8 @@ static_issuer(jwks => $ENV{TEST_NGINX_ROT_JWKS}, env => 'ROT');
 
 $ENV{TEST_NGINX_MINT} = "node " . repo_root() . "/t/fixtures/oidc/mint.mjs"
                         . " token " . oidc_keys();
+$ENV{TEST_NGINX_TOKENS} = "node " . repo_root() . "/t/fixtures/oidc/tokens.mjs "
+                          . oidc_keys() . " ec1";
 
 grpc_server("--listen", "127.0.0.1:$ENV{TEST_NGINX_G_PORT}=grpc-a");
 
@@ -649,3 +651,94 @@ qr/token: bad signature(?: \(refused before\))?/
 token: bad signature
 token: bad signature (refused before)
 token: bad signature (refused before)
+
+
+
+=== TEST 50: the token cache holds a quarter of the zone (a 256k zone: 128 tokens), least recently used out first
+--- http_config
+    kedge_zone kedge 256k;
+--- config
+    location / {
+        kedge_oidc issuer=$TEST_NGINX_STATIC_ISSUER client_id=kedge
+                   allow=bench;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_B_PORT;
+    }
+    location = /metrics { kedge_metrics; }
+--- exec
+toks=$TEST_NGINX_SERVER_ROOT/html/tokens
+$TEST_NGINX_TOKENS $TEST_NGINX_STATIC_ISSUER 400 $toks
+/usr/bin/python3 - $toks $TEST_NGINX_SERVER_PORT <<'PY'
+import http.client, sys
+toks = open(sys.argv[1]).read().split()
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]), timeout=10)
+def send(what, ts):
+    codes = {}
+    for t in ts:
+        c.request("GET", "/", headers={"Proxy-Authorization": "Bearer " + t})
+        r = c.getresponse()
+        r.read()
+        codes[r.status] = codes.get(r.status, 0) + 1
+    print(what, sorted(codes.items()))
+# kept: 172-299, 172 the least recently used
+send("300 new:", toks[:300])
+# found (28), and now the most recently used
+send("172-199 again:", toks[172:200])
+# in, and out go the 100 least recently used: 200-299, not 172-199
+send("100 more new:", toks[300:400])
+# found again (28)
+send("172-199 again:", toks[172:200])
+# verified anew
+send("200-299 again:", toks[200:300])
+PY
+curl -s http://127.0.0.1:$TEST_NGINX_SERVER_PORT/metrics | grep '^kedge_oidc_cached_tokens'
+--- response_body
+300 new: [(200, 300)]
+172-199 again: [(200, 28)]
+100 more new: [(200, 100)]
+172-199 again: [(200, 28)]
+200-299 again: [(200, 100)]
+kedge_oidc_cached_tokens 128
+--- grep_error_log eval
+qr/token verified before, from the cache/
+--- grep_error_log_out eval
+"token verified before, from the cache\n" x 56
+--- timeout: 60
+
+
+
+=== TEST 51: a cached token that expires is dropped from the cache and refused
+--- http_config
+    kedge_zone kedge 256k;
+--- config
+    location / {
+        kedge_oidc issuer=$TEST_NGINX_STATIC_ISSUER client_id=kedge
+                   allow=bench leeway=0;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_B_PORT;
+    }
+    location = /metrics { kedge_metrics; }
+--- exec
+toks=$TEST_NGINX_SERVER_ROOT/html/tokens
+$TEST_NGINX_TOKENS $TEST_NGINX_STATIC_ISSUER 5 $toks --exp-in 3
+u=http://127.0.0.1:$TEST_NGINX_SERVER_PORT
+send() {
+    for t in $(cat $toks); do
+        curl -s -o /dev/null -w '%{http_code} ' -H "Proxy-Authorization: Bearer $t" $u/
+    done
+    echo
+}
+send; send
+curl -s $u/metrics | grep '^kedge_oidc_cached_tokens'
+sleep 4
+send
+curl -s $u/metrics | grep '^kedge_oidc_cached_tokens'
+--- response_body
+200 200 200 200 200 
+200 200 200 200 200 
+kedge_oidc_cached_tokens 5
+401 401 401 401 401 
+kedge_oidc_cached_tokens 0
+--- grep_error_log eval
+qr/token verified before, from the cache|token: expired/
+--- grep_error_log_out eval
+"token verified before, from the cache\n" x 5 . "token: expired\n" x 5
+--- timeout: 30

@@ -96,7 +96,7 @@ http {
 
 def tokens(work, keys, key, iss, n, name, extra=()):
     out = os.path.join(work, "tokens-" + name)
-    sh(["node", os.path.join(REPO, "bench", "tools", "tokens.mjs"), keys, key, iss,
+    sh(["node", os.path.join(REPO, "t", "fixtures", "oidc", "tokens.mjs"), keys, key, iss,
         str(n), out] + list(extra))
     with open(out) as f:
         return [line.strip() for line in f if line.strip()]
