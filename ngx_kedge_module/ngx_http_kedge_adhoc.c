@@ -33,6 +33,7 @@ static void ngx_http_kedge_adhoc_resolved(ngx_resolver_ctx_t *rctx);
 static void ngx_http_kedge_adhoc_cleanup(void *data);
 static ngx_int_t ngx_http_kedge_adhoc_peers(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx, ngx_resolver_addr_t *addrs, ngx_uint_t n);
+static void ngx_http_kedge_adhoc_sort(ngx_kedge_peers_t *peers);
 static ngx_int_t ngx_http_kedge_adhoc_cmp(const void *one,
     const void *two);
 static ngx_uint_t ngx_http_kedge_adhoc_allowed(ngx_http_kedge_adhoc_t *rule,
@@ -1006,8 +1007,7 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
      * and each name has a cursor (or shares one with a few others)
      */
 
-    ngx_sort(peers->addrs, peers->naddrs, sizeof(ngx_addr_t),
-             ngx_http_kedge_adhoc_cmp);
+    ngx_http_kedge_adhoc_sort(peers);
 
     backend->next = rule->next[ngx_hash_key(ctx->adhoc_name.data,
                                             ctx->adhoc_name.len)
@@ -1022,6 +1022,51 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
                    denied, (int) ctx->adhoc_port);
 
     return NGX_OK;
+}
+
+
+/*
+ * The order of ngx_http_kedge_adhoc_cmp().  IPv4 addresses alone (the
+ * usual answer; all on one port) are sorted in place by the address as a
+ * number, which is the same order as comparing their bytes: a function
+ * call and a memcmp() a comparison were half of what building the list
+ * cost.
+ */
+
+static void
+ngx_http_kedge_adhoc_sort(ngx_kedge_peers_t *peers)
+{
+    in_addr_t    key;
+    ngx_uint_t   i, j, n;
+    ngx_addr_t   tmp, *a;
+
+    a = peers->addrs;
+    n = peers->naddrs;
+
+    for (i = 0; i < n; i++) {
+        if (a[i].sockaddr->sa_family != AF_INET) {
+            ngx_sort(a, n, sizeof(ngx_addr_t), ngx_http_kedge_adhoc_cmp);
+            return;
+        }
+    }
+
+    for (i = 1; i < n; i++) {
+        tmp = a[i];
+        key = ntohl(((struct sockaddr_in *) tmp.sockaddr)->sin_addr.s_addr);
+
+        for (j = i; j > 0; j--) {
+            if (ntohl(((struct sockaddr_in *) a[j - 1].sockaddr)
+                      ->sin_addr.s_addr)
+                <= key)
+            {
+                break;
+            }
+
+            a[j] = a[j - 1];
+        }
+
+        a[j] = tmp;
+    }
 }
 
 

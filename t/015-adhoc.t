@@ -28,6 +28,7 @@ dns_server(port => $ENV{TEST_NGINX_DNS_PORT}, ttl => 1,
            hosts => join("", map { "$_\n" }
                "127.0.0.2 a.pod.kedge.test",
                "127.0.0.2 two.pod.kedge.test", "127.0.0.3 two.pod.kedge.test",
+               (map { "127.0.0.$_ five.pod.kedge.test" } 2 .. 6),
                "127.0.0.2 dual.pod.kedge.test", "::1 dual.pod.kedge.test",
                "127.0.0.3 abc.default.svc.cluster.local",
                "127.0.0.2 x.example.kedge.test",
@@ -61,10 +62,13 @@ our $Common = <<'_EOC_';
         keepalive 8;
     }
 
-    # the dialed addresses: 127.0.0.2 and 127.0.0.3 (and ::1), loopback
+    # the dialed addresses: 127.0.0.2 to 127.0.0.6 (and ::1), loopback
     server {
         listen 127.0.0.2:$TEST_NGINX_B_PORT;
         listen 127.0.0.3:$TEST_NGINX_B_PORT;
+        listen 127.0.0.4:$TEST_NGINX_B_PORT;
+        listen 127.0.0.5:$TEST_NGINX_B_PORT;
+        listen 127.0.0.6:$TEST_NGINX_B_PORT;
         listen [::1]:$TEST_NGINX_B_PORT;
         listen 127.0.0.2:$TEST_NGINX_B2_PORT;
         listen 127.0.0.2:$TEST_NGINX_B3_PORT;
@@ -658,3 +662,14 @@ for i in 1 2 3 4; do curl -s -o /dev/null -D - -H "Host: two.pod.kedge.test:$TES
 "2 X-Upstream: 127.0.0.2:$ENV{TEST_NGINX_B2_PORT}
 2 X-Upstream: 127.0.0.3:$ENV{TEST_NGINX_B2_PORT}, 127.0.0.2:$ENV{TEST_NGINX_B2_PORT}
 "
+
+
+
+=== TEST 35: five addresses, fifteen requests: three each, however the resolver rotates its cached answer (the list is sorted the same way every time)
+--- http_config
+    resolver 127.0.0.1:$TEST_NGINX_DNS_PORT valid=60s;
+    kedge_http_adhoc *.pod.kedge.test ports=$TEST_NGINX_B_PORT;
+--- exec
+for i in $(seq 1 15); do curl -s -H "Host: five.pod.kedge.test:$TEST_NGINX_B_PORT" http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; done | sort | uniq -c | sed 's/^ *//'
+--- response_body eval
+CORE::join "", map { "3 127.0.0.$_:$ENV{TEST_NGINX_B_PORT} host=five.pod.kedge.test:$ENV{TEST_NGINX_B_PORT}\n" } 2 .. 6
