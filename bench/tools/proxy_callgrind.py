@@ -40,7 +40,7 @@ import callgrind_common
 from callgrind_common import counts, sh, wait_port
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench import kedge_upstream  # noqa: E402 (bench/bench.py: the kedge upstream block)
+from bench import COMMON_HTTP, kedge_upstream  # noqa: E402 (bench/bench.py's)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -60,10 +60,6 @@ events {
     worker_connections 1024;
 }"""
 
-COMMON_HTTP = """    access_log off;
-    server_tokens off;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;"""
 
 BACKEND_CONF = """load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
