@@ -548,6 +548,11 @@ ngx_http_kedge_adhoc_match(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 
     ctx->adhoc = rule;
 
+    ctx->adhoc_ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kedge_adhoc_ctx_t));
+    if (ctx->adhoc_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kedge: adhoc rule #%ui \"%V\" for \"%V\"",
                    rule->id, &rule->matcher, &ctx->req.host);
@@ -579,7 +584,7 @@ ngx_http_kedge_adhoc_match(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
                                            (int) port);
     }
 
-    ctx->adhoc_port = port;
+    ctx->adhoc_ctx->port = port;
 
     return ngx_http_kedge_adhoc_replace(r, ctx, &ctx->req.host);
 }
@@ -687,7 +692,7 @@ ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
     rule = ctx->adhoc;
 
     if (rule->pattern.len == 0) {
-        ctx->adhoc_name = *host;
+        ctx->adhoc_ctx->name = *host;
         return NGX_OK;
     }
 
@@ -720,7 +725,7 @@ ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->adhoc_name.data = d;
+    ctx->adhoc_ctx->name.data = d;
 
     for (p = host->data; p < last; /* void */ ) {
         q = (p + rule->pattern.len <= last)
@@ -738,14 +743,14 @@ ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
         p = q + rule->pattern.len;
     }
 
-    ctx->adhoc_name.len = d - ctx->adhoc_name.data;
+    ctx->adhoc_ctx->name.len = d - ctx->adhoc_ctx->name.data;
 
-    if (ngx_http_kedge_adhoc_name_valid(&ctx->adhoc_name) != NGX_OK) {
+    if (ngx_http_kedge_adhoc_name_valid(&ctx->adhoc_ctx->name) != NGX_OK) {
         return ngx_http_kedge_adhoc_refuse(r, ctx, NGX_HTTP_BAD_GATEWAY, 5,
                                            "adhoc: cannot resolve %V host: "
                                            "\"%V\" is no DNS name",
                                            &ctx->req.authority,
-                                           &ctx->adhoc_name);
+                                           &ctx->adhoc_ctx->name);
     }
 
     return NGX_OK;
@@ -768,8 +773,8 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 
     /* an address is dialed as it is, as Go's LookupHost() answers it */
 
-    if (ngx_parse_addr(r->pool, &addr, ctx->adhoc_name.data,
-                       ctx->adhoc_name.len)
+    if (ngx_parse_addr(r->pool, &addr, ctx->adhoc_ctx->name.data,
+                       ctx->adhoc_ctx->name.len)
         == NGX_OK)
     {
         raddr.sockaddr = addr.sockaddr;
@@ -793,7 +798,7 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
     if (rctx == NGX_NO_RESOLVER) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "kedge: no resolver for the adhoc name \"%V\"",
-                      &ctx->adhoc_name);
+                      &ctx->adhoc_ctx->name);
 
         ngx_http_kedge_adhoc_refuse(r, ctx, NGX_HTTP_BAD_GATEWAY, 5,
                                     "adhoc: cannot resolve %V host: "
@@ -810,22 +815,22 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
     }
 
     cln->handler = ngx_http_kedge_adhoc_cleanup;
-    cln->data = ctx;
+    cln->data = ctx->adhoc_ctx;
 
-    rctx->name = ctx->adhoc_name;
+    rctx->name = ctx->adhoc_ctx->name;
     rctx->handler = ngx_http_kedge_adhoc_resolved;
     rctx->data = r;
     rctx->timeout = clcf->resolver_timeout;
 
-    ctx->resolving = rctx;
+    ctx->adhoc_ctx->resolving = rctx;
 
     if (ngx_resolve_name(rctx) != NGX_OK) {
         /* the resolver freed the context */
-        ctx->resolving = NULL;
+        ctx->adhoc_ctx->resolving = NULL;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->resolving == NULL) {
+    if (ctx->adhoc_ctx->resolving == NULL) {
 
         /* answered at once, from the resolver's cache */
 
@@ -835,7 +840,7 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 
     /* the answer comes later: a client that goes away ends the wait */
 
-    ctx->waiting = 1;
+    ctx->adhoc_ctx->waiting = 1;
     r->main->count++;
 
     if (r->connection->read->ready) {
@@ -863,7 +868,7 @@ ngx_http_kedge_adhoc_resolved(ngx_resolver_ctx_t *rctx)
     c = r->connection;
     ctx = ngx_http_get_module_ctx(r, ngx_http_kedge_module);
 
-    ctx->resolving = NULL;
+    ctx->adhoc_ctx->resolving = NULL;
     rc = NGX_OK;
 
     if (rctx->state) {
@@ -883,12 +888,12 @@ ngx_http_kedge_adhoc_resolved(ngx_resolver_ctx_t *rctx)
 
     ngx_resolve_name_done(rctx);
 
-    if (!ctx->waiting) {
+    if (!ctx->adhoc_ctx->waiting) {
         /* inside ngx_resolve_name(): kedge_pass goes on from there */
         return;
     }
 
-    ctx->waiting = 0;
+    ctx->adhoc_ctx->waiting = 0;
     r->read_event_handler = ngx_http_block_reading;
 
     if (rc != NGX_OK) {
@@ -909,11 +914,11 @@ ngx_http_kedge_adhoc_resolved(ngx_resolver_ctx_t *rctx)
 static void
 ngx_http_kedge_adhoc_cleanup(void *data)
 {
-    ngx_http_kedge_ctx_t *ctx = data;
+    ngx_http_kedge_adhoc_ctx_t *ac = data;
 
-    if (ctx->resolving) {
-        ngx_resolve_name_done(ctx->resolving);
-        ctx->resolving = NULL;
+    if (ac->resolving) {
+        ngx_resolve_name_done(ac->resolving);
+        ac->resolving = NULL;
     }
 }
 
@@ -959,7 +964,7 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
         ngx_memcpy(addr->sockaddr, addrs[i].sockaddr, addrs[i].socklen);
         addr->socklen = addrs[i].socklen;
-        ngx_inet_set_port(addr->sockaddr, ctx->adhoc_port);
+        ngx_inet_set_port(addr->sockaddr, ctx->adhoc_ctx->port);
 
         /* the name is written when the balancer dials the address */
 
@@ -970,7 +975,7 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "kedge: adhoc name \"%V\": address %V is not "
-                          "allowed", &ctx->adhoc_name, &name);
+                          "allowed", &ctx->adhoc_ctx->name, &name);
             denied++;
             continue;
         }
@@ -993,10 +998,10 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    backend->name = ctx->adhoc_name;
+    backend->name = ctx->adhoc_ctx->name;
     backend->protocols = rule->protocol;
     backend->tls = rule->tls;
-    backend->tls_name = ctx->adhoc_name;
+    backend->tls_name = ctx->adhoc_ctx->name;
     backend->source = NGX_HTTP_KEDGE_STATIC;
     backend->peers = peers;
     backend->index = NGX_ERROR;
@@ -1009,8 +1014,8 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
     ngx_http_kedge_adhoc_sort(peers);
 
-    backend->next = rule->next[ngx_hash_key(ctx->adhoc_name.data,
-                                            ctx->adhoc_name.len)
+    backend->next = rule->next[ngx_hash_key(ctx->adhoc_ctx->name.data,
+                                            ctx->adhoc_ctx->name.len)
                                % NGX_HTTP_KEDGE_ADHOC_CURSORS]++;
 
     ctx->backend = backend;
@@ -1018,8 +1023,8 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kedge: adhoc name \"%V\": %ui addresses, %ui not "
-                   "allowed, port %d", &ctx->adhoc_name, peers->naddrs,
-                   denied, (int) ctx->adhoc_port);
+                   "allowed, port %d", &ctx->adhoc_ctx->name, peers->naddrs,
+                   denied, (int) ctx->adhoc_ctx->port);
 
     return NGX_OK;
 }
@@ -1121,12 +1126,12 @@ ngx_http_kedge_adhoc_refuse(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     va_list   args;
 
     ctx->error = NGX_HTTP_KEDGE_ERR_UNKNOWN_ROUTE;
-    ctx->error_status = status;
-    ctx->error_grpc = grpc;
+    ctx->adhoc_ctx->error_status = status;
+    ctx->adhoc_ctx->error_grpc = grpc;
 
     p = ngx_pnalloc(r->pool, 1024);
     if (p == NULL) {
-        ngx_str_set(&ctx->error_message, "adhoc: refused");
+        ngx_str_set(&ctx->adhoc_ctx->error_message, "adhoc: refused");
         return NGX_OK;
     }
 
@@ -1134,8 +1139,8 @@ ngx_http_kedge_adhoc_refuse(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     last = ngx_vslprintf(p, p + 1024, fmt, args);
     va_end(args);
 
-    ctx->error_message.data = p;
-    ctx->error_message.len = last - p;
+    ctx->adhoc_ctx->error_message.data = p;
+    ctx->adhoc_ctx->error_message.len = last - p;
 
     return NGX_OK;
 }

@@ -365,6 +365,23 @@ typedef struct {
 } ngx_http_kedge_auth_t;
 
 
+/*
+ * What an adhoc rule needs of a request, allocated when one matches, so
+ * that the requests of configured routes do not carry it: the name
+ * resolved, the resolution pending, and the rules' refusals with their
+ * own message and statuses.
+ */
+typedef struct {
+    ngx_str_t                       name;
+    in_port_t                       port;
+    ngx_resolver_ctx_t             *resolving;
+    ngx_str_t                       error_message;
+    ngx_uint_t                      error_status;
+    ngx_uint_t                      error_grpc;
+    unsigned                        waiting:1;
+} ngx_http_kedge_adhoc_ctx_t;
+
+
 typedef struct {
     ngx_http_kedge_request_t        req;
     ngx_uint_t                      routed;
@@ -385,17 +402,9 @@ typedef struct {
     ngx_table_elt_t                *request_id;   /* X-Kedge-Request-ID */
     unsigned                        info_logs:1;  /* X-Kedge-Info-Logs */
 
-    /* an adhoc rule matched: the name resolved, the resolution pending */
+    /* an adhoc rule matched: the rule, and what it needs of the request */
     ngx_http_kedge_adhoc_t         *adhoc;
-    ngx_str_t                       adhoc_name;
-    in_port_t                       adhoc_port;
-    ngx_resolver_ctx_t             *resolving;
-    unsigned                        waiting:1;
-
-    /* the refusals of adhoc rules: their own message and statuses */
-    ngx_str_t                       error_message;
-    ngx_uint_t                      error_status;
-    ngx_uint_t                      error_grpc;
+    ngx_http_kedge_adhoc_ctx_t     *adhoc_ctx;
 } ngx_http_kedge_ctx_t;
 
 

@@ -710,15 +710,16 @@ ngx_http_kedge_error(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 
         /* an adhoc rule's refusal: its own message and statuses */
 
-        message = ctx->error_message;
-        r->headers_out.status = ctx->error_status;
+        message = ctx->adhoc_ctx->error_message;
+        r->headers_out.status = ctx->adhoc_ctx->error_status;
 
         status.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
         if (status.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        status.len = ngx_sprintf(status.data, "%ui", ctx->error_grpc)
+        status.len = ngx_sprintf(status.data, "%ui",
+                                 ctx->adhoc_ctx->error_grpc)
                      - status.data;
         break;
 
