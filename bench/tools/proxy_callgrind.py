@@ -14,7 +14,7 @@ needs no quiet machine and no fixed ports.
                                    [--module SO] [--repeat 3] [--scale] [--diff]
                                    [--http 'request_pool_size 8k']
                                    [--kedge-http 'kedge_request_id off']
-                                   [--keep DIR]
+                                   [--headers [--client-id]] [--keep DIR]
 
 One nginx process (master_process off) under callgrind at a time on
 ports PORT to PORT+3; the backends (one nginx outside valgrind, with
@@ -110,15 +110,47 @@ def endpoints(port):
     return ["127.0.7.%d:%d" % (i + 1, port) for i in range(ENDPOINTS)]
 
 
+# "headers": plain NGINX writing the headers kedge's behaviour has (SPEC
+# section 6, README "Request ids"): the client's Host (and :authority) to
+# the backend, X-Kedge-Request-ID to the backend and back, the client's
+# with --client-id (kedge checks and keeps it), else nginx's $request_id
+# (kedge makes its own), x-kedge-backend-name, the proxy credentials and
+# Proxy-Connection dropped.  What kedge costs beyond it is the module's
+# own machinery: routing, the balancer and its keepalive, the context,
+# the counters.
+HEADERS = {
+    "proxy": """            proxy_set_header Host $http_host;
+            proxy_set_header Proxy-Connection "";
+            proxy_set_header Proxy-Authorization "";
+            proxy_set_header X-Kedge-Request-ID $http_x_kedge_request_id;
+            add_header X-Kedge-Request-ID $http_x_kedge_request_id always;
+            add_header x-kedge-backend-name web always;""",
+    "grpc": """            grpc_set_header Host $http_host;
+            grpc_set_header Proxy-Authorization "";
+            grpc_set_header X-Kedge-Request-ID $http_x_kedge_request_id;
+            add_header X-Kedge-Request-ID $http_x_kedge_request_id always;
+            add_header x-kedge-backend-name echo always;""",
+}
+
+# a well-formed id, kept by kedge as the client's (--client-id)
+CLIENT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
 def conf(args, contender):
     p = args.port
     common_http = COMMON_HTTP + "".join("\n    %s;" % d for d in args.http if d)
     listens = ("        listen 127.0.0.1:%d;\n"
                "        listen 127.0.0.1:%d http2;" % (p, p + 1))
     web, grpc = endpoints(p + 5), endpoints(p + 6)
-    if contender == "plain":
+    if contender in ("plain", "headers"):
+        extra = {"proxy": "", "grpc": ""}
+        if contender == "headers":
+            rid = "$http_x_kedge_request_id" if args.client_id else "$request_id"
+            extra = {k: v.replace("$http_x_kedge_request_id", rid)
+                     for k, v in HEADERS.items()}
         return fill("nginx-plain.conf", COMMON_MAIN=COMMON_MAIN, COMMON_HTTP=common_http,
                     LISTENS=listens, GRPC_PORT=p + 2, KEEPALIVE=256,
+                    PROXY_EXTRA=extra["proxy"], GRPC_EXTRA=extra["grpc"],
                     WEB_SERVERS="\n".join("        server %s;" % e for e in web),
                     GRPC_SERVERS="\n".join("        server %s;" % e for e in grpc))
     return fill("nginx-kedge.conf", MODULE=args.module, COMMON_MAIN=COMMON_MAIN,
@@ -134,30 +166,62 @@ def conf(args, contender):
                     "    kedge_grpc_route backend=echo service=kedge.test.Echo/*;"]))
 
 
+def expect_id(args, contender):
+    """whether the responses carry X-Kedge-Request-ID"""
+    return contender == "headers" or not any(
+        "kedge_request_id off" in d for d in args.kedge_http)
+
+
 def requests(args, work, contender, proto, count):
     p = args.port
     if proto == "h1":
+        headers = {"Host": HOST}
+        if args.client_id:
+            headers["X-Kedge-Request-ID"] = CLIENT_ID
         conn = http.client.HTTPConnection("127.0.0.1", p, timeout=120)
         for _ in range(count):
-            conn.request("GET", "/", headers={"Host": HOST})
+            conn.request("GET", "/", headers=headers)
             resp = conn.getresponse()
             body = resp.read()
             if resp.status != 200 or not body.startswith(b"backend "):
                 raise RuntimeError("%s-%s: %d %r" % (contender, proto, resp.status, body))
+            if (contender != "plain"
+                    and (resp.getheader("x-kedge-backend-name") != "web"
+                         or (expect_id(args, contender)
+                             and not resp.getheader("x-kedge-request-id")))):
+                raise RuntimeError("%s-%s: no kedge headers: %r"
+                                   % (contender, proto, resp.getheaders()))
         conn.close()
         return
     # one HTTP/2 connection, one stream at a time
     cmd = ["h2load", "-n%d" % count, "-c1", "-m1", "-H", ":authority: %s" % HOST]
+    if args.client_id:
+        cmd += ["-H", "x-kedge-request-id: %s" % CLIENT_ID]
     if proto == "grpc":
         cmd += ["-d", os.path.join(work, "grpc-request.bin"),
                 "-H", "content-type: application/grpc", "-H", "te: trailers"]
-        port = p + 2 if contender == "plain" else p + 1
+        port = p + 1 if contender == "kedge" else p + 2
         url = "http://127.0.0.1:%d%s" % (port, GRPC_PATH)
     else:
         url = "http://127.0.0.1:%d/" % (p + 1)
     o = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
     if not re.search(r"%d succeeded, 0 failed" % count, o):
         raise RuntimeError("%s-%s: %s" % (contender, proto, o))
+    if contender == "plain" or count > 1:
+        return
+    # h2load does not show headers: one request by curl, to see kedge's
+    cmd = ["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-D", "-",
+           "-H", "Host: %s" % HOST]
+    if args.client_id:
+        cmd += ["-H", "x-kedge-request-id: %s" % CLIENT_ID]
+    if proto == "grpc":
+        cmd += ["--data-binary", "@" + os.path.join(work, "grpc-request.bin"),
+                "-H", "content-type: application/grpc", "-H", "te: trailers"]
+    o = subprocess.run(cmd + [url], capture_output=True, text=True).stdout.lower()
+    backend = "echo" if proto == "grpc" else "web"
+    if ("x-kedge-backend-name: %s" % backend not in o
+            or (expect_id(args, contender) and "x-kedge-request-id: " not in o)):
+        raise RuntimeError("%s-%s: no kedge headers: %s" % (contender, proto, o))
 
 
 def measure(args, work, contender, proto, n, run=0):
@@ -175,6 +239,7 @@ def measure(args, work, contender, proto, n, run=0):
     try:
         wait_port(args.port)
         requests(args, work, contender, proto, 200)     # warm
+        requests(args, work, contender, proto, 1)       # and the headers seen
         # a dump zeroes every count: "-z" leaves the costs of start-up in
         # the functions' own counts (not in "summary:", the program's)
         sh(["callgrind_control", "-d", "warm", str(vg.pid)], stdout=subprocess.DEVNULL)
@@ -220,6 +285,11 @@ def main():
                     help="a directive for kedge's http{} block (kedge_request_id off)")
     ap.add_argument("--diff", action="store_true",
                     help="self cost per request of every function, kedge - plain")
+    ap.add_argument("--headers", action="store_true",
+                    help="also plain NGINX writing kedge's headers (HEADERS)")
+    ap.add_argument("--client-id", action="store_true",
+                    help="every request carries a well-formed X-Kedge-Request-ID, "
+                         "which kedge keeps")
     args = ap.parse_args()
     args.module = os.path.abspath(args.module)
     work = args.keep
@@ -244,9 +314,11 @@ def main():
         if backend.poll() is not None:
             raise RuntimeError("the backends did not start: %s/logs/error.log" % bprefix)
         for proto in ("h1", "h2", "grpc"):
-            for contender in ("plain", "kedge"):
+            for contender in ("plain", "headers", "kedge"):
                 variant = "%s-%s" % (contender, proto)
                 if only and variant not in only:
+                    continue
+                if not only and contender == "headers" and not args.headers:
                     continue
                 runs = []
                 for i in range(args.repeat):
@@ -285,6 +357,10 @@ def main():
             continue
         print("%-4s plain %8.0f  kedge %8.0f  +%6.0f  plain/kedge %.3f"
               % (proto, a[0], b[0], b[0] - a[0], a[0] / b[0]))
+        h = results.get("headers-" + proto)
+        if h:
+            print("%-4s plain with kedge's headers %8.0f (+%.0f on plain)  "
+                  "headers/kedge %.3f" % (proto, h[0], h[0] - a[0], h[0] / b[0]))
         if args.diff:
             # self costs; main() and "(below main)" are odd after a zero
             sa, sb = annotate(a[1], n, "no"), annotate(b[1], n, "no")
