@@ -839,6 +839,7 @@ class Run:
         self.group_times = {}   # group -> [start, end] (UTC)
         self.merged = []        # groups kept from an earlier run (--merge)
         self.failed = {}        # group -> why it did not complete
+        self.machine = None     # machine() when measured
         self.procs = []
         self.dns = None         # the DNS server of the adhoc rule
 
@@ -1574,7 +1575,8 @@ def fmt(v, spec="%.0f"):
 
 def write_results(run, args, started, finished):
     R = run.results
-    m = machine()
+    # what was measured: the machine and commit of the run, not of now
+    m = run.machine or machine()
     L = []
     w = L.append
 
@@ -2132,6 +2134,11 @@ def main():
         run.results, run.extra = saved["results"], saved["extra"]
         run.group_times, run.merged = saved.get("group_times", {}), saved.get("merged", [])
         run.failed = saved.get("failed", {})
+        run.machine = saved.get("machine")
+        if run.machine is None:
+            # a run from before the machine was saved with it
+            run.machine = machine()
+            run.machine["commit"] = "not recorded"
         args.rounds, args.duration, args.quick = saved["rounds"], saved["duration"], saved["quick"]
         write_results(run, args, datetime.datetime.fromisoformat(saved["started"]),
                       datetime.datetime.fromisoformat(saved["finished"]))
@@ -2158,6 +2165,7 @@ def main():
 
 def measure_all(args, groups):
     run = Run(args)
+    run.machine = machine()         # before the run: its commit
     started = datetime.datetime.utcnow()
     backends = make_backends()
     fixture = Fixture()
@@ -2232,7 +2240,8 @@ def finish(run, args, groups, started):
                    "started": started.isoformat(), "finished": finished.isoformat(),
                    "rounds": args.rounds, "duration": args.duration,
                    "quick": args.quick, "group_times": run.group_times,
-                   "merged": run.merged, "failed": run.failed}, f, indent=1)
+                   "merged": run.merged, "failed": run.failed,
+                   "machine": run.machine}, f, indent=1)
     write_results(run, args, started, finished)
 
 
