@@ -276,6 +276,30 @@ BUSY_LOOP = """            access_by_lua_block {
                 ngx.ctx.x = x
             }"""
 
+# plain NGINX writing the headers kedge's behaviour has (SPEC section 6,
+# the README's kedge_request_id): the client's Host (and :authority) to
+# the backend, X-Kedge-Request-ID to the backend and back (the client's,
+# CLIENT_ID, passed on), x-kedge-backend-name, the proxy credentials and
+# Proxy-Connection dropped; kedge's instructions beyond these are its own
+# machinery: routing, the balancer and its keepalive, the context, the
+# counters (the callgrind group; bench/tools/proxy_callgrind.py --headers)
+KEDGE_HEADERS = {
+    "proxy": """            proxy_set_header Host $http_host;
+            proxy_set_header Proxy-Connection "";
+            proxy_set_header Proxy-Authorization "";
+            proxy_set_header X-Kedge-Request-ID $http_x_kedge_request_id;
+            add_header X-Kedge-Request-ID $http_x_kedge_request_id always;
+            add_header x-kedge-backend-name web always;""",
+    "grpc": """            grpc_set_header Host $http_host;
+            grpc_set_header Proxy-Authorization "";
+            grpc_set_header X-Kedge-Request-ID $http_x_kedge_request_id;
+            add_header X-Kedge-Request-ID $http_x_kedge_request_id always;
+            add_header x-kedge-backend-name echo always;""",
+}
+
+# a well-formed request id a client sends, which kedge keeps
+CLIENT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
 COMMON_HTTP = """    access_log off;
     server_tokens off;
     keepalive_requests 100000000;
@@ -319,7 +343,7 @@ def kedge_upstream(keepalive, nginx_keepalive=False):
 def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
                    kedge_backends=None, kedge_routes=None, k8s=False,
                    callgrind=False, kedge_http="", kedge_locations="",
-                   nginx_keepalive=False, busy_loop=False):
+                   nginx_keepalive=False, busy_loop=False, kedge_headers=False):
     p = ports_at(base)
     common_main = COMMON_MAIN
     if callgrind:
@@ -336,14 +360,16 @@ def make_contender(kind, name, base, web_eps, grpc_eps, keepalive=256,
         return Proc(name, "haproxy", conf, ports=ports)
 
     if kind == "nginx":
-        extra = ""
+        extra = {"proxy": "", "grpc": ""}
+        if kedge_headers:
+            extra = dict(KEDGE_HEADERS)
         if busy_loop:
             common_main = LUA_MODULES + common_main
-            extra = BUSY_LOOP
+            extra["proxy"] += "\n" + BUSY_LOOP
         conf = fill("nginx-plain.conf", COMMON_MAIN=common_main,
                     COMMON_HTTP=COMMON_HTTP, LISTENS=listens(p),
                     GRPC_PORT=p["grpc"], KEEPALIVE=keepalive,
-                    PROXY_EXTRA=extra, GRPC_EXTRA="",
+                    PROXY_EXTRA=extra["proxy"], GRPC_EXTRA=extra["grpc"],
                     WEB_SERVERS="\n".join("        server %s;" % addr(e) for e in web_eps),
                     GRPC_SERVERS="\n".join("        server %s;" % addr(e) for e in grpc_eps))
         ports = {k: v for k, v in p.items() if k != "ops"}
@@ -742,6 +768,31 @@ def check_http(proc, port_key="h1", host=HOST, path="/", expect=200):
         st, body = e.code, e.read()
     if st != expect or (expect == 200 and not body.startswith(b"backend ")):
         raise RuntimeError("%s: %s answered %d %r" % (proc.name, url, st, body[:100]))
+
+
+def check_kedge_headers(proc, proto):
+    """A request with the client's id gets it back, and the backend's name,
+    over HTTP/1.1 ("10 endpoints"), HTTP/2 or gRPC."""
+    cmd = ["curl", "-s", "-o", "/dev/null", "-D", "-", "-H", "Host: " + HOST,
+           "-H", "X-Kedge-Request-ID: " + CLIENT_ID]
+    if proto == "10 endpoints":
+        url = "http://127.0.0.1:%d/" % proc.ports["h1"]
+        backend = "web"
+    elif proto == "h2":
+        cmd.append("--http2-prior-knowledge")
+        url = "http://127.0.0.1:%d/" % proc.ports["h2c"]
+        backend = "web"
+    else:
+        cmd += ["--http2-prior-knowledge", "--data-binary",
+                "@" + os.path.join(WORK, "grpc-request.bin"),
+                "-H", "content-type: application/grpc", "-H", "te: trailers"]
+        url = "http://127.0.0.1:%d%s" % (proc.ports["grpc"], GRPC_PATH)
+        backend = "echo"
+    out = subprocess.run(cmd + [url], capture_output=True, text=True).stdout.lower()
+    lines = [x.strip() for x in out.splitlines()]
+    if ("x-kedge-backend-name: %s" % backend not in lines
+            or "x-kedge-request-id: %s" % CLIENT_ID not in lines):
+        raise RuntimeError("%s: not kedge's headers (%s): %s" % (proc.name, proto, out))
 
 
 def check_h2(proc):
@@ -1308,6 +1359,12 @@ class Run:
         out = {}
         variants = [("nginx", "10 endpoints"), ("kedge", "10 endpoints"),
                     ("nginx", "h2"), ("kedge", "h2"), ("nginx", "grpc"), ("kedge", "grpc")]
+        # every request with the client's id: plain NGINX, plain NGINX
+        # writing kedge's headers, kedge
+        for proto in ("10 endpoints", "h2", "grpc"):
+            variants += [("nginx", "%s, the client's id" % proto),
+                         ("nginx", "%s, the client's id, kedge's headers" % proto),
+                         ("kedge", "%s, the client's id" % proto)]
         for layout in ("host", "path"):
             variants += [("kedge", "1 route by %s" % layout),
                          ("kedge", "1 route by %s, none" % layout)]
@@ -1347,6 +1404,10 @@ class Run:
         warm = 200
         sync = {}                   # backends to wait for: name -> endpoints
         kind = None                 # a route kind: its check
+        proto = variant.split(",")[0]
+        client_id = ", the client's id" in variant
+        if variant.endswith(", kedge's headers"):
+            kw["kedge_headers"] = True
         if variant.endswith("nginx's keepalive"):
             kw["nginx_keepalive"] = True
         m = re.match(r"(\d{1,4}) routes? by (host|path)(?:, (first|last|none))?$", variant)
@@ -1406,11 +1467,13 @@ class Run:
                 check_route_kind(p, variant, kind[1], kind[2], kind[3], timeout=120)
 
             def requests(count):
-                if variant in ("h2", "grpc"):
+                if proto in ("h2", "grpc"):
                     # one HTTP/2 connection, one stream at a time
-                    grpc = variant == "grpc"
+                    grpc = proto == "grpc"
                     cmd = ["h2load", "-n%d" % count, "-c1", "-m1",
                            "-H", ":authority: %s" % HOST]
+                    if client_id:
+                        cmd += ["-H", "x-kedge-request-id: %s" % CLIENT_ID]
                     if grpc:
                         cmd += ["-d", os.path.join(WORK, "grpc-request.bin"),
                                 "-H", "content-type: application/grpc",
@@ -1424,8 +1487,11 @@ class Run:
                 conn = http.client.HTTPConnection("127.0.0.1", p.ports["h1"], timeout=60)
                 status, start = ((502, b"unknown route to service") if variant.endswith("none")
                                  else (200, b"backend "))
+                headers = {"Host": host}
+                if client_id:
+                    headers["X-Kedge-Request-ID"] = CLIENT_ID
                 for _ in range(count):
-                    conn.request("GET", path, headers={"Host": host})
+                    conn.request("GET", path, headers=headers)
                     resp = conn.getresponse()
                     body = resp.read()
                     if kind:
@@ -1439,6 +1505,8 @@ class Run:
                 conn.close()
             a0, _ = stub()
             requests(warm)                  # warm: upstream connections, caches
+            if client_id and (c == "kedge" or kw.get("kedge_headers")):
+                check_kedge_headers(p, proto)
             if variant == "adhoc route":
                 time.sleep(0.5)             # dnsmasq's log of the warm-up's query
                 q0 = self.dns.queries()
@@ -1732,6 +1800,17 @@ def write_results(run, args, started, finished):
     target("gRPC unary ≥ 0.95× plain grpc_pass",
            ratio("grpc", "10 endpoints", "kedge", "grpc", "10 endpoints", "nginx"), 0.95,
            cg=cg_ratio("nginx|grpc", "kedge|grpc"))
+    # what the headers kedge writes cost NGINX itself: see the callgrind
+    # section (every request with the client's id)
+    for proto, label in (("10 endpoints", "HTTP/1.1"), ("h2", "HTTP/2"), ("grpc", "gRPC")):
+        a = cg_ratio("nginx|%s, the client's id" % proto,
+                     "nginx|%s, the client's id, kedge's headers" % proto)
+        b = cg_ratio("nginx|%s, the client's id, kedge's headers" % proto,
+                     "kedge|%s, the client's id" % proto)
+        if a is None or b is None:
+            continue
+        w("| %s with the client's id (no target): plain NGINX writing kedge's "
+          "headers × plain; kedge × that NGINX | – | – | %.3f×; %.3f× | – |" % (label, a, b))
     for layout in ("host", "path"):
         for case in ("first", "last", "none"):
             one = "1 route, none" if case == "none" else "1 route, match"
@@ -1959,6 +2038,31 @@ def write_results(run, args, started, finished):
                 LABEL[v["contender"]], v["variant"], v["ir_per_request"],
                 "%.3f" % (v["ir_per_request"] / b0) if b0 else "–", v["new_conns"]))
         w("")
+        hrows = []
+        for proto, label in (("10 endpoints", "HTTP/1.1"), ("h2", "HTTP/2"), ("grpc", "gRPC")):
+            keys = ("nginx|%s, the client's id" % proto,
+                    "nginx|%s, the client's id, kedge's headers" % proto,
+                    "kedge|%s, the client's id" % proto)
+            irs = [cg.get(k, {}).get("ir_per_request") for k in keys]
+            if all(irs):
+                hrows.append((label, irs))
+        if hrows:
+            w("Against plain NGINX doing the same job: every request carries a "
+              "well-formed `X-Kedge-Request-ID` (`%s`), which kedge checks and "
+              "keeps, so that neither makes one; plain NGINX writes what kedge "
+              "writes by hand (the client's `Host`/`:authority` to the backend, "
+              "the id to the backend and back, `x-kedge-backend-name`, the proxy "
+              "credentials and `Proxy-Connection` dropped: `KEDGE_HEADERS` in "
+              "bench.py), checked on a response of each. What kedge costs beyond "
+              "that NGINX is its own machinery: routing, the balancer and its "
+              "keepalive cache, the context, the counters." % CLIENT_ID)
+            w("")
+            w("| protocol | plain NGINX | plain NGINX writing kedge's headers | "
+              "ngx_kedge_module | plain ÷ with the headers | with the headers ÷ kedge |")
+            w("|---|---:|---:|---:|---:|---:|")
+            for label, (a, h, k) in hrows:
+                w("| %s | %.0f | %.0f | %.0f | %.3f | %.3f |" % (label, a, h, k, a / h, h / k))
+            w("")
         k0 = cg.get("kedge|10 endpoints", {}).get("ir_per_request")
         kinds = [cg[k] for k in ("kedge|discovered route", "kedge|adhoc route")
                  if k in cg and not cg[k].get("failed")]
@@ -2235,6 +2339,10 @@ def finish(run, args, groups, started):
         kept_groups = {r["group"] for r in kept} | {k for k in saved["extra"] if k not in groups}
         run.merged = [g for g in GROUPS if g in kept_groups]
         started = datetime.datetime.fromisoformat(saved["started"])
+        was = (saved.get("machine") or {}).get("commit", "not recorded")
+        if run.merged and run.machine and was != run.machine["commit"]:
+            run.machine["commit"] = "%s (%s); %s (%s)" % (
+                run.machine["commit"], ", ".join(groups), was, ", ".join(run.merged))
     with open(saved_path, "w") as f:
         json.dump({"results": run.results, "extra": run.extra,
                    "started": started.isoformat(), "finished": finished.isoformat(),

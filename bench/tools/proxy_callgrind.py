@@ -40,7 +40,7 @@ import callgrind_common
 from callgrind_common import counts, sh, wait_port
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench import COMMON_HTTP, kedge_upstream  # noqa: E402 (bench/bench.py's)
+from bench import CLIENT_ID, COMMON_HTTP, KEDGE_HEADERS, kedge_upstream  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -110,30 +110,9 @@ def endpoints(port):
     return ["127.0.7.%d:%d" % (i + 1, port) for i in range(ENDPOINTS)]
 
 
-# "headers": plain NGINX writing the headers kedge's behaviour has (SPEC
-# section 6, README "Request ids"): the client's Host (and :authority) to
-# the backend, X-Kedge-Request-ID to the backend and back, the client's
-# with --client-id (kedge checks and keeps it), else nginx's $request_id
-# (kedge makes its own), x-kedge-backend-name, the proxy credentials and
-# Proxy-Connection dropped.  What kedge costs beyond it is the module's
-# own machinery: routing, the balancer and its keepalive, the context,
-# the counters.
-HEADERS = {
-    "proxy": """            proxy_set_header Host $http_host;
-            proxy_set_header Proxy-Connection "";
-            proxy_set_header Proxy-Authorization "";
-            proxy_set_header X-Kedge-Request-ID $http_x_kedge_request_id;
-            add_header X-Kedge-Request-ID $http_x_kedge_request_id always;
-            add_header x-kedge-backend-name web always;""",
-    "grpc": """            grpc_set_header Host $http_host;
-            grpc_set_header Proxy-Authorization "";
-            grpc_set_header X-Kedge-Request-ID $http_x_kedge_request_id;
-            add_header X-Kedge-Request-ID $http_x_kedge_request_id always;
-            add_header x-kedge-backend-name echo always;""",
-}
-
-# a well-formed id, kept by kedge as the client's (--client-id)
-CLIENT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+# "headers": plain NGINX writing kedge's headers (bench.py's
+# KEDGE_HEADERS) with the client's id (--client-id) or nginx's
+# $request_id (kedge makes its own)
 
 
 def conf(args, contender):
@@ -147,7 +126,7 @@ def conf(args, contender):
         if contender == "headers":
             rid = "$http_x_kedge_request_id" if args.client_id else "$request_id"
             extra = {k: v.replace("$http_x_kedge_request_id", rid)
-                     for k, v in HEADERS.items()}
+                     for k, v in KEDGE_HEADERS.items()}
         return fill("nginx-plain.conf", COMMON_MAIN=COMMON_MAIN, COMMON_HTTP=common_http,
                     LISTENS=listens, GRPC_PORT=p + 2, KEEPALIVE=256,
                     PROXY_EXTRA=extra["proxy"], GRPC_EXTRA=extra["grpc"],
@@ -286,7 +265,8 @@ def main():
     ap.add_argument("--diff", action="store_true",
                     help="self cost per request of every function, kedge - plain")
     ap.add_argument("--headers", action="store_true",
-                    help="also plain NGINX writing kedge's headers (HEADERS)")
+                    help="also plain NGINX writing kedge's headers "
+                         "(bench.py's KEDGE_HEADERS)")
     ap.add_argument("--client-id", action="store_true",
                     help="every request carries a well-formed X-Kedge-Request-ID, "
                          "which kedge keeps")
