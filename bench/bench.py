@@ -891,6 +891,7 @@ class Run:
         self.merged = []        # groups kept from an earlier run (--merge)
         self.failed = {}        # group -> why it did not complete
         self.machine = None     # machine() when measured
+        self.commits = {}       # group -> the module's commit it measured
         self.procs = []
         self.dns = None         # the DNS server of the adhoc rule
 
@@ -1681,7 +1682,15 @@ def write_results(run, args, started, finished):
               "valgrind", "commit"):
         label = {"os": "Debian", "lua": "libnginx-mod-http-lua", "commit": "ngx_kedge_module commit",
                  "nginx": "nginx (Debian)", "haproxy": "HAProxy (Debian)"}.get(k, k)
-        w("| %s | %s |" % (label, m[k]))
+        v = m[k]
+        if k == "commit" and len(set(run.commits.values())) > 1:
+            # a merged run: each group's commit
+            by = {}
+            for g in GROUPS:
+                if g in run.commits:
+                    by.setdefault(run.commits[g], []).append(g)
+            v = "; ".join("%s (%s)" % (c, ", ".join(gs)) for c, gs in by.items())
+        w("| %s | %s |" % (label, v))
     w("")
     w("Pinning: each proxy (one nginx worker, or HAProxy with one thread) on "
       "core %s; wrk/h2load (one thread), the backends (one nginx worker) and the "
@@ -2243,6 +2252,7 @@ def main():
         run.group_times, run.merged = saved.get("group_times", {}), saved.get("merged", [])
         run.failed = saved.get("failed", {})
         run.machine = saved.get("machine")
+        run.commits = saved.get("commits", {})
         if run.machine is None:
             # a run from before the machine was saved with it
             run.machine = machine()
@@ -2274,6 +2284,7 @@ def main():
 def measure_all(args, groups):
     run = Run(args)
     run.machine = machine()         # before the run: its commit
+    run.commits = {g: run.machine["commit"] for g in groups}
     started = datetime.datetime.utcnow()
     backends = make_backends()
     fixture = Fixture()
@@ -2343,17 +2354,15 @@ def finish(run, args, groups, started):
         kept_groups = {r["group"] for r in kept} | {k for k in saved["extra"] if k not in groups}
         run.merged = [g for g in GROUPS if g in kept_groups]
         started = datetime.datetime.fromisoformat(saved["started"])
-        was = (saved.get("machine") or {}).get("commit", "not recorded")
-        if run.merged and run.machine and was != run.machine["commit"]:
-            run.machine["commit"] = "%s (%s); %s (%s)" % (
-                run.machine["commit"], ", ".join(groups), was, ", ".join(run.merged))
+        for g in run.merged:
+            run.commits[g] = saved.get("commits", {}).get(g, "not recorded")
     with open(saved_path, "w") as f:
         json.dump({"results": run.results, "extra": run.extra,
                    "started": started.isoformat(), "finished": finished.isoformat(),
                    "rounds": args.rounds, "duration": args.duration,
                    "quick": args.quick, "group_times": run.group_times,
                    "merged": run.merged, "failed": run.failed,
-                   "machine": run.machine}, f, indent=1)
+                   "machine": run.machine, "commits": run.commits}, f, indent=1)
     write_results(run, args, started, finished)
 
 
