@@ -770,29 +770,34 @@ def check_http(proc, port_key="h1", host=HOST, path="/", expect=200):
         raise RuntimeError("%s: %s answered %d %r" % (proc.name, url, st, body[:100]))
 
 
-def check_kedge_headers(proc, proto):
-    """A request with the client's id gets it back, and the backend's name,
-    over HTTP/1.1 ("10 endpoints"), HTTP/2 or gRPC."""
-    cmd = ["curl", "-s", "-o", "/dev/null", "-D", "-", "-H", "Host: " + HOST,
-           "-H", "X-Kedge-Request-ID: " + CLIENT_ID]
-    if proto == "10 endpoints":
-        url = "http://127.0.0.1:%d/" % proc.ports["h1"]
+def check_kedge_headers(name, ports, proto, client_id=True, with_id=True,
+                        grpc_body=None):
+    """One request over HTTP/1.1 ("h1", "10 endpoints"), HTTP/2 or gRPC
+    to ports h1, h2c or grpc: the backend's name comes back and, with_id,
+    an X-Kedge-Request-ID, the client's (CLIENT_ID, sent) with client_id."""
+    cmd = ["curl", "-s", "-o", "/dev/null", "-D", "-", "-H", "Host: " + HOST]
+    if client_id:
+        cmd += ["-H", "X-Kedge-Request-ID: " + CLIENT_ID]
+    if proto in ("h1", "10 endpoints"):
+        url = "http://127.0.0.1:%d/" % ports["h1"]
         backend = "web"
     elif proto == "h2":
         cmd.append("--http2-prior-knowledge")
-        url = "http://127.0.0.1:%d/" % proc.ports["h2c"]
+        url = "http://127.0.0.1:%d/" % ports["h2c"]
         backend = "web"
     else:
         cmd += ["--http2-prior-knowledge", "--data-binary",
-                "@" + os.path.join(WORK, "grpc-request.bin"),
+                "@" + (grpc_body or os.path.join(WORK, "grpc-request.bin")),
                 "-H", "content-type: application/grpc", "-H", "te: trailers"]
-        url = "http://127.0.0.1:%d%s" % (proc.ports["grpc"], GRPC_PATH)
+        url = "http://127.0.0.1:%d%s" % (ports["grpc"], GRPC_PATH)
         backend = "echo"
     out = subprocess.run(cmd + [url], capture_output=True, text=True).stdout.lower()
     lines = [x.strip() for x in out.splitlines()]
+    ids = [x for x in lines if x.startswith("x-kedge-request-id: ")]
     if ("x-kedge-backend-name: %s" % backend not in lines
-            or "x-kedge-request-id: %s" % CLIENT_ID not in lines):
-        raise RuntimeError("%s: not kedge's headers (%s): %s" % (proc.name, proto, out))
+            or (with_id and not ids)
+            or (with_id and client_id and ids != ["x-kedge-request-id: " + CLIENT_ID])):
+        raise RuntimeError("%s: not kedge's headers (%s): %s" % (name, proto, out))
 
 
 def check_h2(proc):
@@ -1511,7 +1516,7 @@ class Run:
             a0, _ = stub()
             requests(warm)                  # warm: upstream connections, caches
             if client_id and (c == "kedge" or kw.get("kedge_headers")):
-                check_kedge_headers(p, proto)
+                check_kedge_headers(p.name, p.ports, proto)
             if variant == "adhoc route":
                 time.sleep(0.5)             # dnsmasq's log of the warm-up's query
                 q0 = self.dns.queries()
