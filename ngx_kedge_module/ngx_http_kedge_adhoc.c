@@ -684,15 +684,17 @@ static ngx_int_t
 ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
     ngx_http_kedge_ctx_t *ctx, ngx_str_t *host)
 {
-    u_char                  *p, *q, *last, *d;
-    size_t                   len;
-    ngx_uint_t               n;
-    ngx_http_kedge_adhoc_t  *rule;
+    u_char                      *p, *q, *last, *d;
+    size_t                       len;
+    ngx_uint_t                   n;
+    ngx_http_kedge_adhoc_t      *rule;
+    ngx_http_kedge_adhoc_ctx_t  *ac;
 
     rule = ctx->adhoc;
+    ac = ctx->adhoc_ctx;
 
     if (rule->pattern.len == 0) {
-        ctx->adhoc_ctx->name = *host;
+        ac->name = *host;
         return NGX_OK;
     }
 
@@ -725,7 +727,7 @@ ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->adhoc_ctx->name.data = d;
+    ac->name.data = d;
 
     for (p = host->data; p < last; /* void */ ) {
         q = (p + rule->pattern.len <= last)
@@ -743,14 +745,14 @@ ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
         p = q + rule->pattern.len;
     }
 
-    ctx->adhoc_ctx->name.len = d - ctx->adhoc_ctx->name.data;
+    ac->name.len = d - ac->name.data;
 
-    if (ngx_http_kedge_adhoc_name_valid(&ctx->adhoc_ctx->name) != NGX_OK) {
+    if (ngx_http_kedge_adhoc_name_valid(&ac->name) != NGX_OK) {
         return ngx_http_kedge_adhoc_refuse(r, ctx, NGX_HTTP_BAD_GATEWAY, 5,
                                            "adhoc: cannot resolve %V host: "
                                            "\"%V\" is no DNS name",
                                            &ctx->req.authority,
-                                           &ctx->adhoc_ctx->name);
+                                           &ac->name);
     }
 
     return NGX_OK;
@@ -765,16 +767,19 @@ ngx_http_kedge_adhoc_replace(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 {
-    ngx_addr_t                 addr;
-    ngx_resolver_ctx_t        *rctx;
-    ngx_http_cleanup_t        *cln;
-    ngx_resolver_addr_t        raddr;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_addr_t                   addr;
+    ngx_resolver_ctx_t          *rctx;
+    ngx_http_cleanup_t          *cln;
+    ngx_resolver_addr_t          raddr;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_kedge_adhoc_ctx_t  *ac;
+
+    ac = ctx->adhoc_ctx;
 
     /* an address is dialed as it is, as Go's LookupHost() answers it */
 
-    if (ngx_parse_addr(r->pool, &addr, ctx->adhoc_ctx->name.data,
-                       ctx->adhoc_ctx->name.len)
+    if (ngx_parse_addr(r->pool, &addr, ac->name.data,
+                       ac->name.len)
         == NGX_OK)
     {
         raddr.sockaddr = addr.sockaddr;
@@ -798,7 +803,7 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
     if (rctx == NGX_NO_RESOLVER) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "kedge: no resolver for the adhoc name \"%V\"",
-                      &ctx->adhoc_ctx->name);
+                      &ac->name);
 
         ngx_http_kedge_adhoc_refuse(r, ctx, NGX_HTTP_BAD_GATEWAY, 5,
                                     "adhoc: cannot resolve %V host: "
@@ -817,20 +822,20 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
     cln->handler = ngx_http_kedge_adhoc_cleanup;
     cln->data = ctx->adhoc_ctx;
 
-    rctx->name = ctx->adhoc_ctx->name;
+    rctx->name = ac->name;
     rctx->handler = ngx_http_kedge_adhoc_resolved;
     rctx->data = r;
     rctx->timeout = clcf->resolver_timeout;
 
-    ctx->adhoc_ctx->resolving = rctx;
+    ac->resolving = rctx;
 
     if (ngx_resolve_name(rctx) != NGX_OK) {
         /* the resolver freed the context */
-        ctx->adhoc_ctx->resolving = NULL;
+        ac->resolving = NULL;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->adhoc_ctx->resolving == NULL) {
+    if (ac->resolving == NULL) {
 
         /* answered at once, from the resolver's cache */
 
@@ -840,7 +845,7 @@ ngx_http_kedge_adhoc_pass(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx)
 
     /* the answer comes later: a client that goes away ends the wait */
 
-    ctx->adhoc_ctx->waiting = 1;
+    ac->waiting = 1;
     r->main->count++;
 
     if (r->connection->read->ready) {
@@ -932,15 +937,17 @@ static ngx_int_t
 ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     ngx_resolver_addr_t *addrs, ngx_uint_t n)
 {
-    u_char                     text[NGX_SOCKADDR_STRLEN];
-    ngx_str_t                  name;
-    ngx_uint_t                 i, denied;
-    ngx_addr_t                *addr;
-    ngx_kedge_peers_t         *peers;
-    ngx_http_kedge_adhoc_t    *rule;
-    ngx_http_kedge_backend_t  *backend;
+    u_char                       text[NGX_SOCKADDR_STRLEN];
+    ngx_str_t                    name;
+    ngx_uint_t                   i, denied;
+    ngx_addr_t                  *addr;
+    ngx_kedge_peers_t           *peers;
+    ngx_http_kedge_adhoc_t      *rule;
+    ngx_http_kedge_backend_t    *backend;
+    ngx_http_kedge_adhoc_ctx_t  *ac;
 
     rule = ctx->adhoc;
+    ac = ctx->adhoc_ctx;
 
     peers = ngx_pcalloc(r->pool, sizeof(ngx_kedge_peers_t));
     if (peers == NULL) {
@@ -964,7 +971,7 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
         ngx_memcpy(addr->sockaddr, addrs[i].sockaddr, addrs[i].socklen);
         addr->socklen = addrs[i].socklen;
-        ngx_inet_set_port(addr->sockaddr, ctx->adhoc_ctx->port);
+        ngx_inet_set_port(addr->sockaddr, ac->port);
 
         /* the name is written when the balancer dials the address */
 
@@ -975,7 +982,7 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "kedge: adhoc name \"%V\": address %V is not "
-                          "allowed", &ctx->adhoc_ctx->name, &name);
+                          "allowed", &ac->name, &name);
             denied++;
             continue;
         }
@@ -998,10 +1005,10 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    backend->name = ctx->adhoc_ctx->name;
+    backend->name = ac->name;
     backend->protocols = rule->protocol;
     backend->tls = rule->tls;
-    backend->tls_name = ctx->adhoc_ctx->name;
+    backend->tls_name = ac->name;
     backend->source = NGX_HTTP_KEDGE_STATIC;
     backend->peers = peers;
     backend->index = NGX_ERROR;
@@ -1014,8 +1021,8 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
     ngx_http_kedge_adhoc_sort(peers);
 
-    backend->next = rule->next[ngx_hash_key(ctx->adhoc_ctx->name.data,
-                                            ctx->adhoc_ctx->name.len)
+    backend->next = rule->next[ngx_hash_key(ac->name.data,
+                                            ac->name.len)
                                % NGX_HTTP_KEDGE_ADHOC_CURSORS]++;
 
     ctx->backend = backend;
@@ -1023,8 +1030,8 @@ ngx_http_kedge_adhoc_peers(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kedge: adhoc name \"%V\": %ui addresses, %ui not "
-                   "allowed, port %d", &ctx->adhoc_ctx->name, peers->naddrs,
-                   denied, (int) ctx->adhoc_ctx->port);
+                   "allowed, port %d", &ac->name, peers->naddrs,
+                   denied, (int) ac->port);
 
     return NGX_OK;
 }
@@ -1122,16 +1129,19 @@ static ngx_int_t
 ngx_http_kedge_adhoc_refuse(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     ngx_uint_t status, ngx_uint_t grpc, const char *fmt, ...)
 {
-    u_char   *p, *last;
-    va_list   args;
+    u_char                      *p, *last;
+    va_list                      args;
+    ngx_http_kedge_adhoc_ctx_t  *ac;
+
+    ac = ctx->adhoc_ctx;
 
     ctx->error = NGX_HTTP_KEDGE_ERR_UNKNOWN_ROUTE;
-    ctx->adhoc_ctx->error_status = status;
-    ctx->adhoc_ctx->error_grpc = grpc;
+    ac->error_status = status;
+    ac->error_grpc = grpc;
 
     p = ngx_pnalloc(r->pool, 1024);
     if (p == NULL) {
-        ngx_str_set(&ctx->adhoc_ctx->error_message, "adhoc: refused");
+        ngx_str_set(&ac->error_message, "adhoc: refused");
         return NGX_OK;
     }
 
@@ -1139,8 +1149,8 @@ ngx_http_kedge_adhoc_refuse(ngx_http_request_t *r, ngx_http_kedge_ctx_t *ctx,
     last = ngx_vslprintf(p, p + 1024, fmt, args);
     va_end(args);
 
-    ctx->adhoc_ctx->error_message.data = p;
-    ctx->adhoc_ctx->error_message.len = last - p;
+    ac->error_message.data = p;
+    ac->error_message.len = last - p;
 
     return NGX_OK;
 }
